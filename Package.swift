@@ -1,0 +1,45 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Release builds are tuned for speed without `-march=native`: CPU-specific kernels live in the C target
+// `CKernels` behind per-function target attributes and are chosen at run time, so a binary built here runs
+// on any x86-64 (and the portable path on other CPUs).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Narwhal",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "narwhal", targets: ["CLI"]),
+        .library(name: "DeepSeekV4", targets: ["DeepSeekV4"]),
+        .library(name: "Tokenizers", targets: ["Tokenizers"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "CKernels"),
+        .target(name: "Kernels", dependencies: ["CKernels"], exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "Weights", dependencies: ["Kernels"], swiftSettings: swiftSettings),
+        .target(name: "Tokenizers", swiftSettings: swiftSettings),
+        .target(name: "DeepSeekV4", dependencies: ["Kernels", "Weights"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "CLI",
+            dependencies: [
+                "DeepSeekV4", "Tokenizers", "Weights",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            resources: [.copy("Resources")],
+            swiftSettings: swiftSettings),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: swiftSettings),
+        .testTarget(name: "WeightsTests", dependencies: ["Weights"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DeepSeekV4Tests", dependencies: ["DeepSeekV4", "Weights", "Kernels"], resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings),
+    ]
+)
