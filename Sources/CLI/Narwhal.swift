@@ -10,5 +10,6 @@ struct Narwhal: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             InspectCommand.self,
+            LogitsCommand.self,
         ])
 }

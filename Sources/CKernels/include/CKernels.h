@@ -1,5 +1,52 @@
+// CKernels: the hot loops of Narwhal in C, where Swift cannot express the bit tricks (FP8/FP4 decoding)
+// efficiently. Every function here has a Swift scalar reference in the Kernels module and is tested
+// against it. Entry points are plain, non-generic and take raw pointers.
+//
+// Layout rules (see Sources/Kernels/README.md): matrices are row-major [rows, cols] = [N, K] (out, in);
+// activations are row-major [T, K] with an explicit row stride. Weight pointers may be unaligned (they
+// point straight into a memory-mapped safetensors file), so every multi-byte load goes through memcpy.
 #ifndef NARWHAL_CKERNELS_H
 #define NARWHAL_CKERNELS_H
-#include <stdint.h>
+
 #include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Storage formats of a weight matrix, as in the official checkpoints.
+typedef enum {
+    NW_FORMAT_F32 = 0,   ///< float32 [N, K]
+    NW_FORMAT_BF16 = 1,  ///< bfloat16 [N, K]
+    NW_FORMAT_FP8 = 2,   ///< F8_E4M3 [N, K] + E8M0 scales [ceil(N/128), ceil(K/128)]
+    NW_FORMAT_FP4 = 3,   ///< packed E2M1 [N, K/2] (low nibble = even column) + E8M0 scales [N, K/32]
+} nw_format;
+
+/// A weight matrix W [rows, cols] in one of the storage formats.
+typedef struct {
+    const void *data;
+    const uint8_t *scale;  ///< E8M0 block scales (FP8, FP4); NULL otherwise
+    int64_t rows;
+    int64_t cols;
+    int32_t format;        ///< nw_format
+} nw_matrix;
+
+/// out[t, n] = sum_k W[n, k] * x[t, k] for t in [0, T), n in [row0, row1).
+/// x: (T, K) with row stride ldx; out: (T, N) with row stride ldo. `scratch` holds K floats (one
+/// dequantized weight row, reused for all T rows of x, so each weight byte is decoded once per call).
+/// Products and sums are float32: FP8/FP4/BF16 values and E8M0 scales are exact in float32.
+void nw_matmul(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
+               int64_t row0, int64_t row1, float *scratch);
+
+/// Dequantizes rows [row0, row1) of W into out (row1 - row0, K), float32.
+void nw_dequantize_rows(const nw_matrix *w, int64_t row0, int64_t row1, float *out);
+
+/// Float32 dot product of length n.
+float nw_dot(const float *a, const float *b, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif
