@@ -1,0 +1,46 @@
+// Invariants of the incremental forward pass that hold exactly, whatever the numerics: the result for a
+// token does not depend on how the sequence before it was split into calls (one prefill, chunks, or
+// one token at a time), in both numeric modes.
+
+import DeepSeekV4
+import Testing
+
+@Suite("KV cache invariants")
+struct CacheInvariantTests {
+    /// 40 tokens cross several CSA (4) and HCA (16) blocks and the 8-token window of the fixtures.
+    static let tokens = (0..<40).map { ($0 * 37 + 11) % 512 }
+
+    @Test("chunked prefill gives exactly the logits of a one-shot prefill", arguments: ["tiny-flash", "tiny-pro"], [false, true])
+    func chunkedPrefill(fixture: String, quantize: Bool) throws {
+        let model = try Fixtures.model(fixture, quantize: quantize)
+        let whole = try model.prefill(Self.tokens, cache: model.makeCache(), chunkSize: 1000)
+        for chunk in [1, 3, 16] {
+            let chunked = try model.prefill(Self.tokens, cache: model.makeCache(), chunkSize: chunk)
+            #expect(chunked.logits == whole.logits, "chunk size \(chunk)")
+        }
+    }
+
+    @Test("decoding a token after a prefill equals prefilling the longer sequence", arguments: ["tiny-flash", "tiny-pro"], [false, true])
+    func decodeEqualsRecompute(fixture: String, quantize: Bool) throws {
+        let model = try Fixtures.model(fixture, quantize: quantize)
+        let cache = model.makeCache()
+        _ = try model.prefill(Array(Self.tokens.prefix(30)), cache: cache)
+        var logits: [Float] = []
+        for t in Self.tokens[30...] { logits = try model.forward([t], cache: cache).logits }
+        #expect(cache.position == Self.tokens.count)
+        let recomputed = try model.prefill(Self.tokens, cache: model.makeCache())
+        #expect(logits == recomputed.logits)
+    }
+
+    @Test("out-of-vocabulary ids and empty input are errors, not crashes")
+    func badTokens() throws {
+        let model = try Fixtures.model("tiny-flash", quantize: true)
+        #expect(throws: ModelError.tokenOutOfRange(token: 1024, vocabularySize: 1024)) {
+            try model.forward([1, 1024], cache: model.makeCache())
+        }
+        #expect(throws: ModelError.tokenOutOfRange(token: -1, vocabularySize: 1024)) {
+            try model.forward([-1], cache: model.makeCache())
+        }
+        #expect(throws: ModelError.emptyInput) { try model.prefill([], cache: model.makeCache()) }
+    }
+}

@@ -1,0 +1,169 @@
+// Each kernel against its scalar reference (or the float64 NumPy reference of the model).
+
+import Foundation
+import Kernels
+import Testing
+
+/// Deterministic test data (SplitMix64).
+struct TestRandom {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func float() -> Float { Float(next() >> 40) / Float(1 << 24) * 2 - 1 }
+    mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
+}
+
+/// Owns the bytes behind a test WeightMatrix.
+final class TestWeight {
+    let data: UnsafeMutableRawPointer
+    let scale: UnsafeMutablePointer<UInt8>?
+    let matrix: WeightMatrix
+
+    init(rows N: Int, cols K: Int, format: WeightMatrix.Format, rng: inout TestRandom) {
+        let bytes: Int
+        var scaleCount = 0
+        switch format {
+        case .f32: bytes = N * K * 4
+        case .bf16: bytes = N * K * 2
+        case .fp8: bytes = N * K; scaleCount = ((N + 127) / 128) * ((K + 127) / 128)
+        case .fp4: bytes = N * K / 2; scaleCount = N * K / 32
+        }
+        // Offset by one byte: kernels must cope with the unaligned pointers of mapped safetensors files.
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes + 1, alignment: 64)
+        data = raw + 1
+        switch format {
+        case .f32:
+            for i in 0..<(N * K) { data.storeBytes(of: rng.float(), toByteOffset: 4 * i, as: Float.self) }
+        case .bf16:
+            for i in 0..<(N * K) { data.storeBytes(of: BFloat16.encode(rng.float()), toByteOffset: 2 * i, as: UInt16.self) }
+        case .fp8:
+            // Avoid the NaN codes 0x7F / 0xFF.
+            for i in 0..<bytes { var b = rng.byte(); if b & 0x7F == 0x7F { b &-= 1 }; data.storeBytes(of: b, toByteOffset: i, as: UInt8.self) }
+        case .fp4:
+            for i in 0..<bytes { data.storeBytes(of: rng.byte(), toByteOffset: i, as: UInt8.self) }
+        }
+        if scaleCount > 0 {
+            let s = UnsafeMutablePointer<UInt8>.allocate(capacity: scaleCount)
+            for i in 0..<scaleCount { s[i] = 120 + rng.byte() % 12 }
+            scale = s
+        } else {
+            scale = nil
+        }
+        matrix = WeightMatrix(rows: N, cols: K, format: format, data: UnsafeRawPointer(data), scale: scale.map { UnsafePointer($0) })
+    }
+
+    deinit {
+        (data - 1).deallocate()
+        scale?.deallocate()
+    }
+}
+
+@Suite("Kernels")
+struct KernelTests {
+    static let shapes: [(T: Int, N: Int, K: Int)] = [(1, 1, 32), (1, 7, 64), (3, 130, 96), (5, 33, 160), (2, 257, 288)]
+
+    @Test("matmul equals its scalar reference for every weight format",
+          arguments: [WeightMatrix.Format.f32, .bf16, .fp8, .fp4])
+    func matmulMatchesReference(format: WeightMatrix.Format) {
+        var rng = TestRandom(state: 42)
+        for (T, N, K) in Self.shapes {
+            let w = TestWeight(rows: N, cols: K, format: format, rng: &rng)
+            let x = Matrix(rows: T, cols: K, storage: (0..<(T * K)).map { _ in rng.float() })
+            let fast = matmul(x, w.matrix)
+            let reference = matmulReference(x, w.matrix)
+            var scale: Float = 1e-30
+            for v in reference.storage { scale = max(scale, abs(v)) }
+            for i in fast.storage.indices {
+                #expect(abs(fast.storage[i] - reference.storage[i]) <= 1e-5 * scale, "\(format) T=\(T) N=\(N) K=\(K) at \(i)")
+            }
+        }
+    }
+
+    @Test("matmul over a row range writes only those rows, with strided input and output")
+    func matmulRowRange() {
+        var rng = TestRandom(state: 7)
+        let (T, N, K) = (3, 40, 64)
+        let w = TestWeight(rows: N, cols: K, format: .fp8, rng: &rng)
+        let x = Matrix(rows: T, cols: K * 2, storage: (0..<(T * K * 2)).map { _ in rng.float() })
+        var out = [Float](repeating: -7, count: T * 50)
+        out.withUnsafeMutableBufferPointer { o in
+            x.storage.withUnsafeBufferPointer { xb in
+                matmul(out: o.baseAddress!, ldo: 50, x: xb.baseAddress! + K, ldx: 2 * K, T: T, weight: w.matrix, rowRange: 10..<20)
+            }
+        }
+        for t in 0..<T {
+            for n in 0..<50 {
+                if (10..<20).contains(n) {
+                    var acc = 0.0
+                    for k in 0..<K { acc += Double(w.matrix.element(n, k)) * Double(x[t, K + k]) }
+                    #expect(abs(Double(out[t * 50 + n]) - acc) <= 1e-4)
+                } else {
+                    #expect(out[t * 50 + n] == -7)
+                }
+            }
+        }
+    }
+
+    @Test("dot product of every length up to 70 equals a double-precision sum")
+    func dotProduct() {
+        var rng = TestRandom(state: 3)
+        for n in 0...70 {
+            let a = (0..<n).map { _ in rng.float() }, b = (0..<n).map { _ in rng.float() }
+            let expected = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            #expect(abs(Double(dot(a, b, count: n)) - expected) <= 1e-5)
+        }
+    }
+
+    @Test("fast Hadamard rotation equals the explicit Sylvester matrix product", arguments: [1, 2, 8, 64, 128])
+    func hadamard(n: Int) {
+        var rng = TestRandom(state: UInt64(n))
+        var x = (0..<n).map { _ in rng.float() }
+        let expected = hadamardRotateReference(x)
+        x.withUnsafeMutableBufferPointer { hadamardRotate($0.baseAddress!, count: n) }
+        for i in 0..<n { #expect(abs(x[i] - expected[i]) <= 1e-5) }
+    }
+
+    @Test("FP8 and FP4 fake-quantization reproduce the NumPy reference bit for bit")
+    func fakeQuantization() throws {
+        let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("quantization.json")
+        let cases = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [[String: [Double]]]
+        for c in cases {
+            let input = c["input"]!.map { Float($0) }
+            for (key, block, fp4) in [("fp8_128", 128, false), ("fp8_64", 64, false), ("fp4_32", 32, true)] {
+                var x = input
+                x.withUnsafeMutableBufferPointer { b in
+                    if fp4 { fakeQuantizeFP4(b.baseAddress!, count: b.count, block: block) } else { fakeQuantizeFP8(b.baseAddress!, count: b.count, block: block) }
+                }
+                #expect(x == c[key]!.map { Float($0) }, "\(key)")
+            }
+        }
+    }
+
+    @Test("powerOfTwoCeiling rounds up to a power of two")
+    func powerOfTwo() {
+        #expect(powerOfTwoCeiling(1) == 1)
+        #expect(powerOfTwoCeiling(1.0001) == 2)
+        #expect(powerOfTwoCeiling(0.75) == 1)
+        #expect(powerOfTwoCeiling(0x1p-20) == 0x1p-20)
+        #expect(powerOfTwoCeiling(3e-7) == 0x1p-21)
+    }
+
+    @Test("parallelFor visits every index exactly once, also when nested")
+    func parallelForCoverage() {
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 1000)
+        counts.initialize(repeating: 0, count: 1000)
+        defer { counts.deallocate() }
+        let p = UnsafeSendable(counts)
+        for _ in 0..<20 {
+            parallelFor(100) { i in
+                parallelFor(10) { j in p.value[i * 10 + j] += 1 }
+            }
+        }
+        for i in 0..<1000 { #expect(counts[i] == 20) }
+    }
+}
