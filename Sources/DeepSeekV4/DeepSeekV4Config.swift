@@ -210,8 +210,11 @@ public struct DeepSeekV4Config: Codable, Sendable, Equatable {
         try require(hcEps >= 0, "hc_eps", hcEps, ">= 0")
         try require(rmsNormEps > 0, "rms_norm_eps", rmsNormEps, "> 0")
         try require(numNextnPredictLayers >= 0, "num_nextn_predict_layers", numNextnPredictLayers, ">= 0")
-        try require(compressRatios.count == numHiddenLayers + numNextnPredictLayers, "compress_ratios",
-                    "\(compressRatios.count) entries", "num_hidden_layers + num_nextn_predict_layers = \(numHiddenLayers + numNextnPredictLayers) entries")
+        // One ratio per block plus one for the MTP block (Flash-0731 pads the list for its drafter stages).
+        let needed = numHiddenLayers + min(numNextnPredictLayers, 1)
+        try require(compressRatios.count >= needed && compressRatios.count <= numHiddenLayers + max(numNextnPredictLayers, 1),
+                    "compress_ratios", "\(compressRatios.count) entries",
+                    "one per layer plus the MTP layers: \(needed)…\(numHiddenLayers + max(numNextnPredictLayers, 1)) entries")
         try require(compressRatios.allSatisfy { $0 >= 0 }, "compress_ratios", compressRatios, "ratios >= 0")
         if compressRatios.contains(4) {
             try require(indexNHeads > 0, "index_n_heads", indexNHeads, "> 0")
