@@ -40,29 +40,14 @@ struct LogitsCommand: AsyncParsableCommand {
 
         let model = try DeepSeekV4Model(directory: try modelOptions.directory())
         model.quantizeActivations = !noQuant
-        let cache = model.makeCache()
-        let prefill = try model.prefill(prompt, cache: cache, keepFinalState: mtpNext != nil)
+        let run = try model.runLogits(prompt: prompt, feed: fed, greedySteps: decode, mtpNext: mtpNext)
 
-        var writer = SafetensorsWriter()
         let V = model.config.vocabSize
-        writer.add(.float32("prefill_logits", shape: [V], prefill.logits))
-        if let next = mtpNext {
-            let mtpCache = model.makeMTPCache()
-            let mtp = try model.mtpLogits(finalState: prefill.finalState, nextTokens: Array(prompt.dropFirst()) + [next], cache: mtpCache)
-            writer.add(.float32("mtp_logits", shape: [V], mtp))
-        }
-        var stepLogits: [Float] = []
-        var stepTokens: [Int] = []
-        var last = prefill.logits
-        let steps = fed?.count ?? decode
-        for j in 0..<steps {
-            let token = fed?[j] ?? argmax(last)
-            last = try model.forward([token], cache: cache).logits
-            stepTokens.append(token)
-            stepLogits.append(contentsOf: last)
-        }
-        writer.add(.float32("decode_logits", shape: [steps, V], stepLogits))
-        writer.add(.int64("tokens", shape: [steps], stepTokens.map(Int64.init)))
+        var writer = SafetensorsWriter()
+        writer.add(.float32("prefill_logits", shape: [V], run.prefillLogits))
+        if let mtp = run.mtpLogits { writer.add(.float32("mtp_logits", shape: [V], mtp)) }
+        writer.add(.float32("decode_logits", shape: [run.tokens.count, V], run.decodeLogits.flatMap { $0 }))
+        writer.add(.int64("tokens", shape: [run.tokens.count], run.tokens.map(Int64.init)))
         try writer.write(to: URL(fileURLWithPath: out))
     }
 }
@@ -74,10 +59,4 @@ func parseIDs(_ text: String, flag: String) throws -> [Int] {
         }
         return v
     }
-}
-
-func argmax(_ x: [Float]) -> Int {
-    var best = 0
-    for i in x.indices where x[i] > x[best] { best = i }
-    return best
 }

@@ -120,3 +120,22 @@ struct GoldenTests {
         }
     }
 }
+
+@Suite("Logits run")
+struct LogitsRunTests {
+    /// The protocol of `narwhal logits`: greedy steps feed back their own argmax, --feed teacher-forces,
+    /// --mtp-next appends the token after the prompt to the MTP inputs.
+    @Test("greedy and teacher-forced runs reproduce the golden noquant sequence and MTP logits")
+    func greedyAndFed() throws {
+        let golden = try Golden("tiny-pro")
+        let p = golden.prompts[1]
+        let model = try Fixtures.model("tiny-pro", quantize: false)
+        let greedy = try model.runLogits(prompt: p.ids, feed: nil, greedySteps: 5, mtpNext: p.noquant.greedyIDs[0])
+        #expect(greedy.tokens == Array(p.noquant.decodeInputIDs.prefix(5)))
+        #expect(relativeError(greedy.mtpLogits!, golden.tensor(1, false, "mtp_logits").values) <= 1e-4)
+        let fed = try model.runLogits(prompt: p.ids, feed: Array(p.noquant.decodeInputIDs.prefix(5)))
+        #expect(fed.decodeLogits == greedy.decodeLogits)
+        #expect(fed.prefillLogits == greedy.prefillLogits)
+        #expect(fed.mtpLogits == nil)
+    }
+}
