@@ -1,82 +1,73 @@
-// Portable matmul over quantized weights (see CKernels.h). Written so that the compiler can keep the
-// dot product in vector registers without fast-math: eight independent accumulators.
-#include "CKernels.h"
+// Entry points of CKernels (see CKernels.h) and the run-time choice of implementation: the best ISA the
+// CPU supports is picked once at load time (AVX-512, AVX2+FMA, or portable C), so one binary built
+// without -march flags runs everywhere and uses the vector units where they exist.
+#include "Dispatch.h"
 
-#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
-// E4M3FN: 1 sign, 4 exponent (bias 7), 3 mantissa bits; exponent 15 with mantissa 7 is NaN; no infinities.
-static float fp8_e4m3_table[256];
-// E2M1 (FP4): the 16 codes, low 3 bits magnitude index, bit 3 sign.
-static const float fp4_e2m1_table[16] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f,
-                                         -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
-// Filled once at load time, before any thread can call in.
-__attribute__((constructor)) static void init_tables(void) {
-    for (int b = 0; b < 256; b++) {
-        int s = b >> 7, e = (b >> 3) & 15, m = b & 7;
-        float v;
-        if (e == 15 && m == 7) v = NAN;
-        else if (e == 0) v = ldexpf((float)m, -9);           // subnormal: m/8 * 2^-6
-        else v = ldexpf((float)(8 + m), e - 10);              // (1 + m/8) * 2^(e-7)
-        fp8_e4m3_table[b] = s ? -v : v;
+static nw_dequantize_row_fn dequantize_row = nw_dequantize_row_generic;
+static nw_dot_fn dot = nw_dot_generic;
+static const char *isa_name = "generic";
+
+__attribute__((constructor)) static void choose_isa(void) {
+    const char *forced = getenv("NARWHAL_ISA");  // diagnostic switch: generic | avx2 | avx512
+    if (forced && strcmp(forced, "generic") == 0) return;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl");
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (forced && strcmp(forced, "avx2") == 0) avx512 = 0;
+    if (avx512) {
+        dequantize_row = nw_dequantize_row_avx512;
+        dot = nw_dot_avx512;
+        isa_name = "avx512";
+    } else if (avx2) {
+        dequantize_row = nw_dequantize_row_avx2;
+        dot = nw_dot_avx2;
+        isa_name = "avx2";
     }
+#endif
 }
 
-/// E8M0 scale byte e -> 2^(e-127); 255 is NaN.
-static inline float e8m0(uint8_t e) { return e == 255 ? NAN : ldexpf(1.0f, (int)e - 127); }
+const char *nw_isa(void) { return isa_name; }
 
-static inline void dequantize_row(const nw_matrix *w, int64_t n, float *row) {
-    const int64_t K = w->cols;
-    switch (w->format) {
-    case NW_FORMAT_F32:
-        memcpy(row, (const char *)w->data + n * K * 4, (size_t)K * 4);
-        break;
-    case NW_FORMAT_BF16: {
-        const char *src = (const char *)w->data + n * K * 2;
-        for (int64_t k = 0; k < K; k++) {
-            uint16_t h;
-            memcpy(&h, src + 2 * k, 2);
-            uint32_t bits = (uint32_t)h << 16;
-            memcpy(&row[k], &bits, 4);
-        }
-        break;
-    }
-    case NW_FORMAT_FP8: {
-        const uint8_t *src = (const uint8_t *)w->data + n * K;
-        const int64_t kb = (K + 127) / 128;
-        const uint8_t *srow = w->scale + (n / 128) * kb;
-        for (int64_t b = 0; b < kb; b++) {
-            const float s = e8m0(srow[b]);
-            const int64_t k1 = (b + 1) * 128 < K ? (b + 1) * 128 : K;
-            for (int64_t k = b * 128; k < k1; k++) row[k] = fp8_e4m3_table[src[k]] * s;
-        }
-        break;
-    }
-    case NW_FORMAT_FP4: {
-        const uint8_t *src = (const uint8_t *)w->data + n * (K / 2);
-        const uint8_t *srow = w->scale + n * (K / 32);
-        for (int64_t b = 0; b < K / 32; b++) {
-            const float s = e8m0(srow[b]);
-            for (int64_t k = b * 32; k < b * 32 + 32; k += 2) {
-                const uint8_t byte = src[k / 2];
-                row[k] = fp4_e2m1_table[byte & 15] * s;
-                row[k + 1] = fp4_e2m1_table[byte >> 4] * s;
-            }
-        }
-        break;
-    }
-    }
+int nw_isa_available(const char *isa) {
+    if (strcmp(isa, "generic") == 0) return 1;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (strcmp(isa, "avx2") == 0) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (strcmp(isa, "avx512") == 0)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+#endif
+    return 0;
 }
 
-float nw_dot(const float *a, const float *b, int64_t n) {
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t k = 0;
-    for (; k + 8 <= n; k += 8)
-        for (int j = 0; j < 8; j++) acc[j] += a[k + j] * b[k + j];
-    float tail = 0;
-    for (; k < n; k++) tail += a[k] * b[k];
-    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
+static void implementations(const char *isa, nw_dequantize_row_fn *deq, nw_dot_fn *d) {
+    *deq = nw_dequantize_row_generic;
+    *d = nw_dot_generic;
+#if defined(__x86_64__)
+    if (strcmp(isa, "avx2") == 0) { *deq = nw_dequantize_row_avx2; *d = nw_dot_avx2; }
+    if (strcmp(isa, "avx512") == 0) { *deq = nw_dequantize_row_avx512; *d = nw_dot_avx512; }
+#endif
 }
+
+void nw_dequantize_rows_isa(const char *isa, const nw_matrix *w, int64_t row0, int64_t row1, float *out) {
+    nw_dequantize_row_fn deq;
+    nw_dot_fn d;
+    implementations(isa, &deq, &d);
+    for (int64_t n = row0; n < row1; n++) deq(w, n, out + (n - row0) * w->cols);
+}
+
+float nw_dot_isa(const char *isa, const float *a, const float *b, int64_t n) {
+    nw_dequantize_row_fn deq;
+    nw_dot_fn d;
+    implementations(isa, &deq, &d);
+    return d(a, b, n);
+}
+
+float nw_dot(const float *a, const float *b, int64_t n) { return dot(a, b, n); }
 
 void nw_dequantize_rows(const nw_matrix *w, int64_t row0, int64_t row1, float *out) {
     for (int64_t n = row0; n < row1; n++) dequantize_row(w, n, out + (n - row0) * w->cols);
@@ -87,6 +78,6 @@ void nw_matmul(const nw_matrix *w, const float *x, int64_t ldx, float *out, int6
     const int64_t K = w->cols;
     for (int64_t n = row0; n < row1; n++) {
         dequantize_row(w, n, scratch);
-        for (int64_t t = 0; t < T; t++) out[t * ldo + n] = nw_dot(scratch, x + t * ldx, K);
+        for (int64_t t = 0; t < T; t++) out[t * ldo + n] = dot(scratch, x + t * ldx, K);
     }
 }

@@ -19,18 +19,21 @@ struct FormatsTests {
     func fp8AllCodes() {
         let codes = (0...255).map { UInt8($0) }
         let scale: [UInt8] = [127, 127]  // 2^0 for both 128-column blocks
-        let fromC = codes.withUnsafeBytes { data in
-            scale.withUnsafeBufferPointer { s in
-                WeightMatrix(rows: 1, cols: 256, format: .fp8, data: data.baseAddress!, scale: s.baseAddress!).dequantizedRows(0..<1)
+        for isa in ISA.available {
+            let fromC = codes.withUnsafeBytes { data in
+                scale.withUnsafeBufferPointer { s in
+                    WeightMatrix(rows: 1, cols: 256, format: .fp8, data: data.baseAddress!, scale: s.baseAddress!)
+                        .dequantizedRows(0..<1, isa: isa)
+                }
             }
-        }
-        for code in codes {
-            let expected = Self.e4m3(code)
-            if expected.isNaN {
-                #expect(FP8E4M3.decode(code).isNaN && fromC[Int(code)].isNaN)
-            } else {
-                #expect(Double(FP8E4M3.decode(code)) == expected, "code \(code)")
-                #expect(Double(fromC[Int(code)]) == expected, "C decoder, code \(code)")
+            for code in codes {
+                let expected = Self.e4m3(code)
+                if expected.isNaN {
+                    #expect(FP8E4M3.decode(code).isNaN && fromC[Int(code)].isNaN, "\(isa) code \(code)")
+                } else {
+                    #expect(Double(FP8E4M3.decode(code)) == expected, "code \(code)")
+                    #expect(Double(fromC[Int(code)]) == expected, "\(isa) decoder, code \(code)")
+                }
             }
         }
         #expect(FP8E4M3.decode(0x7E) == 448)
@@ -62,16 +65,21 @@ struct FormatsTests {
         // 32 columns: code c at even column 2c (low nibble), code 15 − c at the odd column (high nibble).
         let packed: [UInt8] = (0..<16).map { UInt8($0) | UInt8(15 - $0) << 4 }
         let scale: [UInt8] = [128]  // 2^1
-        let fromC = packed.withUnsafeBytes { data in
-            scale.withUnsafeBufferPointer { s in
-                WeightMatrix(rows: 1, cols: 32, format: .fp4, data: data.baseAddress!, scale: s.baseAddress!).dequantizedRows(0..<1)
-            }
-        }
         for c in 0..<16 {
             #expect(FP4E2M1.decode(UInt8(c)) == expected[c])
             #expect(FP4E2M1.decode(UInt8(c)).sign == expected[c].sign)
-            #expect(fromC[2 * c] == 2 * expected[c])
-            #expect(fromC[2 * c + 1] == 2 * expected[15 - c])
+        }
+        for isa in ISA.available {
+            let fromC = packed.withUnsafeBytes { data in
+                scale.withUnsafeBufferPointer { s in
+                    WeightMatrix(rows: 1, cols: 32, format: .fp4, data: data.baseAddress!, scale: s.baseAddress!)
+                        .dequantizedRows(0..<1, isa: isa)
+                }
+            }
+            for c in 0..<16 {
+                #expect(fromC[2 * c] == 2 * expected[c], "\(isa)")
+                #expect(fromC[2 * c + 1] == 2 * expected[15 - c], "\(isa)")
+            }
         }
         #expect(FP4E2M1.round(0.25) == 0)
         #expect(FP4E2M1.round(0.75) == 1)

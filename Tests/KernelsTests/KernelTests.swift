@@ -84,6 +84,30 @@ struct KernelTests {
         }
     }
 
+    @Test("every available ISA decodes every format exactly like the Swift formats",
+          arguments: [WeightMatrix.Format.f32, .bf16, .fp8, .fp4])
+    func dequantizationPerISA(format: WeightMatrix.Format) {
+        var rng = TestRandom(state: 99)
+        for (N, K) in [(3, 32), (130, 96), (2, 288), (5, 1000)] where format != .fp4 || K % 32 == 0 {
+            let w = TestWeight(rows: N, cols: K, format: format, rng: &rng)
+            let expected = (0..<N).flatMap { n in (0..<K).map { w.matrix.element(n, $0) } }
+            for isa in ISA.available {
+                let rows = w.matrix.dequantizedRows(0..<N, isa: isa)
+                #expect(rows == expected, "\(isa) \(format) N=\(N) K=\(K)")
+            }
+        }
+    }
+
+    @Test("every available ISA computes dot products of every length up to 200")
+    func dotPerISA() {
+        var rng = TestRandom(state: 5)
+        for n in 0...200 {
+            let a = (0..<n).map { _ in rng.float() }, b = (0..<n).map { _ in rng.float() }
+            let expected = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            for isa in ISA.available { #expect(abs(Double(dot(a, b, count: n, isa: isa)) - expected) <= 1e-5, "\(isa) n=\(n)") }
+        }
+    }
+
     @Test("matmul over a row range writes only those rows, with strided input and output")
     func matmulRowRange() {
         var rng = TestRandom(state: 7)

@@ -45,6 +45,17 @@ void nw_dequantize_rows(const nw_matrix *w, int64_t row0, int64_t row1, float *o
 /// Float32 dot product of length n.
 float nw_dot(const float *a, const float *b, int64_t n);
 
+/// The instruction set chosen at load time: "avx512", "avx2" or "generic" (NARWHAL_ISA overrides it).
+const char *nw_isa(void);
+
+/// Whether this CPU can run the implementation `isa` ("generic", "avx2", "avx512").
+int nw_isa_available(const char *isa);
+
+/// The same operations with an explicitly chosen implementation (tests compare every one with the
+/// Swift references). `isa` must be available.
+void nw_dequantize_rows_isa(const char *isa, const nw_matrix *w, int64_t row0, int64_t row1, float *out);
+float nw_dot_isa(const char *isa, const float *a, const float *b, int64_t n);
+
 #ifdef __cplusplus
 }
 #endif
