@@ -25,10 +25,11 @@ let package = Package(
         .target(name: "Weights", dependencies: ["Kernels"], swiftSettings: swiftSettings),
         .target(name: "Tokenizers", swiftSettings: swiftSettings),
         .target(name: "DeepSeekV4", dependencies: ["Kernels", "Weights"], swiftSettings: swiftSettings),
+        .target(name: "Generation", dependencies: ["DeepSeekV4", "Tokenizers"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "CLI",
             dependencies: [
-                "DeepSeekV4", "Tokenizers", "Weights",
+                "DeepSeekV4", "Generation", "Tokenizers", "Weights",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             resources: [.copy("Resources")],
@@ -39,6 +40,7 @@ let package = Package(
         .testTarget(
             name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings),
+        .testTarget(name: "GenerationTests", dependencies: ["Generation"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DeepSeekV4Tests", dependencies: ["DeepSeekV4", "Weights", "Kernels"], resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings),
