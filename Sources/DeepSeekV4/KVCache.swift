@@ -33,6 +33,23 @@ public final class KVCache {
                 indexerCompressor = Compressor.State(ratio: ratio, width: indexerWidth)
             }
         }
+
+        init(copying other: Layer) {
+            window = other.window
+            headDim = other.headDim
+            windowRows = other.windowRows
+            compressed = other.compressed
+            compressor = other.compressor
+            indexerKeys = other.indexerKeys
+            indexerCompressor = other.indexerCompressor
+        }
+
+        /// Bytes held (float32 storage as used now).
+        var byteCount: Int {
+            4 * (windowRows.count + compressed.count + indexerKeys.count
+                + (compressor.map { $0.a.count * 2 + $0.previousA.count * 2 } ?? 0)
+                + (indexerCompressor.map { $0.a.count * 2 + $0.previousA.count * 2 } ?? 0))
+        }
     }
 
     /// Number of tokens already processed (the position of the next token).
@@ -40,4 +57,15 @@ public final class KVCache {
     var layers: [Layer]
 
     init(layers: [Layer]) { self.layers = layers }
+
+    /// An independent copy of the state (a snapshot to return to). Storage is copy-on-write, so a
+    /// snapshot costs little until one of the two caches moves on.
+    public func copy() -> KVCache {
+        let c = KVCache(layers: layers.map { Layer(copying: $0) })
+        c.position = position
+        return c
+    }
+
+    /// Bytes of state held.
+    public var byteCount: Int { layers.reduce(0) { $0 + $1.byteCount } }
 }

@@ -44,3 +44,21 @@ struct CacheInvariantTests {
         #expect(throws: ModelError.emptyInput) { try model.prefill([], cache: model.makeCache()) }
     }
 }
+
+@Suite("KV cache snapshots")
+struct SnapshotTests {
+    @Test("a copied cache continues exactly like the original, and the original is unaffected", arguments: [false, true])
+    func copyIsIndependent(quantize: Bool) throws {
+        let model = try Fixtures.model("tiny-flash", quantize: quantize)
+        let tokens = CacheInvariantTests.tokens
+        let cache = model.makeCache()
+        _ = try model.prefill(Array(tokens.prefix(21)), cache: cache)
+        let snapshot = cache.copy()
+        let a = try model.prefill(Array(tokens[21...]), cache: cache)
+        // Diverge the original, then resume from the snapshot: same logits as the first continuation.
+        _ = try model.forward([5, 6, 7], cache: cache)
+        let b = try model.prefill(Array(tokens[21...]), cache: snapshot)
+        #expect(a.logits == b.logits)
+        #expect(snapshot.position == tokens.count)
+    }
+}
