@@ -67,7 +67,7 @@ private struct StreamOutcome: Equatable, CustomStringConvertible {
 }
 
 /// Deterministic generator so that random chunkings are reproducible (SplitMix64).
-struct SeededGenerator: RandomNumberGenerator {
+struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
@@ -139,7 +139,7 @@ struct IncrementalCompletionParserTests {
 
     @Test("agrees with the one-shot parser on random chunkings", arguments: try StreamCase.all())
     func agreesOnRandomChunkings(_ streamCase: StreamCase) {
-        var generator = SeededGenerator(seed: 0x5EED)
+        var generator = SplitMix64(seed: 0x5EED)
         let length = streamCase.text.unicodeScalars.count
         let chunkings = (0..<25).map { _ in
             let cutCount = Int.random(in: 0...max(1, length / 3), using: &generator)
@@ -160,7 +160,7 @@ struct IncrementalCompletionParserTests {
             " name=\"k\" string=\"true\">v<", " name=\"n\" string=\"false\">1<", "/｜DSML｜parameter", "/｜DSML｜parameter>\n",
             "</｜DSML｜invoke", "</｜DSML｜invoke>\n", "</｜DSML｜tool_calls>", "<｜end▁of",
         ]
-        var generator = SeededGenerator(seed: 42)
+        var generator = SplitMix64(seed: 42)
         for _ in 0..<300 {
             let text = (0..<Int.random(in: 1...14, using: &generator)).map { _ in
                 fragments.randomElement(using: &generator)!
