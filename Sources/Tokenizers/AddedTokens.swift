@@ -29,7 +29,7 @@ struct AddedToken: Sendable, Equatable {
     }
 
     /// Reads one `added_tokens` element; `path` and `url` label errors.
-    init(json: JSONValue, path: String, url: URL) throws(TokenizerError) {
+    init(json: TokenizerJSON, path: String, url: URL) throws(TokenizerError) {
         guard let id = json["id"]?.intValue, id >= 0, id < Int(Int32.max) else {
             throw .invalidField(url, path: "\(path).id", expected: "a non-negative integer")
         }

@@ -45,7 +45,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Sendable {
     }
 
     /// A malformed-JSON error with the byte offset of a syntax error turned into a line and column.
-    static func malformedJSON(_ url: URL, bytes: [UInt8], error: JSONValue.SyntaxError) -> TokenizerError {
+    static func malformedJSON(_ url: URL, bytes: [UInt8], error: TokenizerJSON.SyntaxError) -> TokenizerError {
         var line = 1
         var lineStart = 0
         for index in 0..<min(error.offset, bytes.count) where bytes[index] == 0x0A {

@@ -34,7 +34,7 @@ struct TokenizerFiles: Sendable {
     }
 
     /// Interprets already-parsed documents; the URLs only label errors.
-    init(tokenizerJSON root: JSONValue, tokenizerURL url: URL, configJSON: JSONValue?, configURL: URL)
+    init(tokenizerJSON root: TokenizerJSON, tokenizerURL url: URL, configJSON: TokenizerJSON?, configURL: URL)
         throws(TokenizerError)
     {
         try Self.checkPipeline(root, url: url)
@@ -84,7 +84,7 @@ struct TokenizerFiles: Sendable {
     }
 
     /// Reads and parses one JSON file.
-    static func readJSON(_ url: URL) throws(TokenizerError) -> JSONValue {
+    static func readJSON(_ url: URL) throws(TokenizerError) -> TokenizerJSON {
         guard FileManager.default.fileExists(atPath: url.path) else { throw .missingFile(url) }
         let bytes: [UInt8]
         do {
@@ -93,14 +93,14 @@ struct TokenizerFiles: Sendable {
             throw .unreadableFile(url, reason: error.localizedDescription)
         }
         do {
-            return try JSONValue.parse(bytes)
+            return try TokenizerJSON.parse(bytes)
         } catch {
             throw TokenizerError.malformedJSON(url, bytes: bytes, error: error)
         }
     }
 
     /// A merge as written by `tokenizers` before 0.20 ("left right") or after (["left", "right"]).
-    private static func mergePair(_ value: JSONValue) -> (left: String, right: String)? {
+    private static func mergePair(_ value: TokenizerJSON) -> (left: String, right: String)? {
         if let text = value.stringValue {
             let parts = text.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
             guard parts.count == 2, let left = String(parts[0]), let right = String(parts[1]) else { return nil }
@@ -115,7 +115,7 @@ struct TokenizerFiles: Sendable {
     }
 
     /// A special token in tokenizer_config.json is either a string or an AddedToken object with `content`.
-    private static func specialTokenName(_ config: JSONValue, key: String, url: URL) throws(TokenizerError) -> String? {
+    private static func specialTokenName(_ config: TokenizerJSON, key: String, url: URL) throws(TokenizerError) -> String? {
         guard let value = config[key], !value.isNull else { return nil }
         if let name = value.stringValue ?? value["content"]?.stringValue { return name }
         throw .invalidField(url, path: key, expected: "a string or an object with \"content\"")
@@ -124,7 +124,7 @@ struct TokenizerFiles: Sendable {
     // MARK: - Pipeline checks
 
     /// Throws unless normalizer, pre-tokenizer, model options and decoder are the ones implemented here.
-    private static func checkPipeline(_ root: JSONValue, url: URL) throws(TokenizerError) {
+    private static func checkPipeline(_ root: TokenizerJSON, url: URL) throws(TokenizerError) {
         if let normalizer = root["normalizer"], !normalizer.isNull {
             let isEmptySequence =
                 normalizer["type"]?.stringValue == "Sequence" && normalizer["normalizers"]?.arrayValue?.isEmpty == true
@@ -179,7 +179,7 @@ struct TokenizerFiles: Sendable {
     }
 
     /// A short rendering of a JSON value for error messages.
-    static func describe(_ value: JSONValue) -> String {
+    static func describe(_ value: TokenizerJSON) -> String {
         switch value {
         case .null: "null"
         case .bool(let flag): "\(flag)"

@@ -66,19 +66,6 @@ private struct StreamOutcome: Equatable, CustomStringConvertible {
     }
 }
 
-/// Deterministic generator so that random chunkings are reproducible (SplitMix64).
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A test text with its thinking mode, from the golden file or the edge cases.
 struct StreamCase: Sendable, CustomTestStringConvertible {
     var name: String
@@ -139,7 +126,7 @@ struct IncrementalCompletionParserTests {
 
     @Test("agrees with the one-shot parser on random chunkings", arguments: try StreamCase.all())
     func agreesOnRandomChunkings(_ streamCase: StreamCase) {
-        var generator = SplitMix64(seed: 0x5EED)
+        var generator = SeededGenerator(seed: 0x5EED)
         let length = streamCase.text.unicodeScalars.count
         let chunkings = (0..<25).map { _ in
             let cutCount = Int.random(in: 0...max(1, length / 3), using: &generator)
@@ -160,7 +147,7 @@ struct IncrementalCompletionParserTests {
             " name=\"k\" string=\"true\">v<", " name=\"n\" string=\"false\">1<", "/｜DSML｜parameter", "/｜DSML｜parameter>\n",
             "</｜DSML｜invoke", "</｜DSML｜invoke>\n", "</｜DSML｜tool_calls>", "<｜end▁of",
         ]
-        var generator = SplitMix64(seed: 42)
+        var generator = SeededGenerator(seed: 42)
         for _ in 0..<300 {
             let text = (0..<Int.random(in: 1...14, using: &generator)).map { _ in
                 fragments.randomElement(using: &generator)!

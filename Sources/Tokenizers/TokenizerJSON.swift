@@ -1,4 +1,5 @@
-// A small strict JSON reader (RFC 8259) for the tokenizer files.
+// A small strict JSON reader (RFC 8259) for the tokenizer files. (Named `TokenizerJSON` so as not to clash with the
+// chat layer's public, order-preserving `JSONValue`, which follows Python `json` rather than serde_json.)
 //
 // Why not Foundation: on Linux, JSONSerialization takes about 0.4 s (release) for the 6.3 MB tokenizer.json,
 // most of it bridging the 128,000-entry vocabulary through NSDictionary; JSONDecoder is slower still. This reader
@@ -8,16 +9,16 @@
 // lone surrogates, leading zeros, trailing garbage.
 
 /// A parsed JSON document.
-enum JSONValue: Sendable {
+enum TokenizerJSON: Sendable {
     case null
     case bool(Bool)
     case number(Double)
     case string(String)
-    case array([JSONValue])
-    case object([(key: String, value: JSONValue)])
+    case array([TokenizerJSON])
+    case object([(key: String, value: TokenizerJSON)])
 
     /// The first member named `key` of an object; nil for other values or a missing key.
-    subscript(key: String) -> JSONValue? {
+    subscript(key: String) -> TokenizerJSON? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.key == key }?.value
     }
@@ -36,11 +37,11 @@ enum JSONValue: Sendable {
         return Int(value)
     }
 
-    var arrayValue: [JSONValue]? {
+    var arrayValue: [TokenizerJSON]? {
         if case .array(let value) = self { value } else { nil }
     }
 
-    var objectValue: [(key: String, value: JSONValue)]? {
+    var objectValue: [(key: String, value: TokenizerJSON)]? {
         if case .object(let value) = self { value } else { nil }
     }
 
@@ -49,8 +50,8 @@ enum JSONValue: Sendable {
     }
 
     /// Parses a complete document.
-    /// - Throws: `JSONValue.SyntaxError` with the byte offset of the first problem.
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(SyntaxError) -> JSONValue {
+    /// - Throws: `TokenizerJSON.SyntaxError` with the byte offset of the first problem.
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(SyntaxError) -> TokenizerJSON {
         var reader = Reader(bytes: bytes)
         reader.skipWhitespace()
         let value = try reader.readValue(depth: 0)
@@ -60,7 +61,7 @@ enum JSONValue: Sendable {
     }
 
     /// Parses a complete document held in an array.
-    static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> JSONValue {
+    static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> TokenizerJSON {
         try bytes.withUnsafeBufferPointer { buffer throws(SyntaxError) in try parse(buffer) }
     }
 
@@ -90,7 +91,7 @@ enum JSONValue: Sendable {
             }
         }
 
-        mutating func readValue(depth: Int) throws(SyntaxError) -> JSONValue {
+        mutating func readValue(depth: Int) throws(SyntaxError) -> TokenizerJSON {
             guard position < bytes.count else { throw error("unexpected end of data") }
             switch bytes[position] {
             case UInt8(ascii: "{"): return try readObject(depth: depth + 1)
@@ -111,10 +112,10 @@ enum JSONValue: Sendable {
             position += count
         }
 
-        mutating func readObject(depth: Int) throws(SyntaxError) -> JSONValue {
+        mutating func readObject(depth: Int) throws(SyntaxError) -> TokenizerJSON {
             guard depth <= Self.maximumDepth else { throw error("nesting deeper than \(Self.maximumDepth)") }
             position += 1  // "{"
-            var members: [(key: String, value: JSONValue)] = []
+            var members: [(key: String, value: TokenizerJSON)] = []
             skipWhitespace()
             if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
                 position += 1
@@ -144,10 +145,10 @@ enum JSONValue: Sendable {
             }
         }
 
-        mutating func readArray(depth: Int) throws(SyntaxError) -> JSONValue {
+        mutating func readArray(depth: Int) throws(SyntaxError) -> TokenizerJSON {
             guard depth <= Self.maximumDepth else { throw error("nesting deeper than \(Self.maximumDepth)") }
             position += 1  // "["
-            var elements: [JSONValue] = []
+            var elements: [TokenizerJSON] = []
             skipWhitespace()
             if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
                 position += 1
