@@ -13,9 +13,15 @@ struct DeepSeekV4ChatFormatTests {
             let expected = try #require(golden.prompt, "official encoder raised \(golden.errorType ?? "?")")
             // Compare bytes: Swift's String == would accept canonically equivalent but different text.
             #expect(Array(prompt.utf8) == Array(expected.utf8))
-            if Array(prompt.utf8) != Array(expected.utf8) { print(prompt) }
         case .failure(let error):
             #expect(error.pythonExceptionType == golden.errorType, "\(error)")
         }
+    }
+
+    @Test("tokenizes every golden prompt to the official ids", arguments: try ChatFixtures.encodeCases())
+    func tokenizesGoldenPrompt(_ golden: ChatFixtures.EncodeCase) throws {
+        guard let expected = golden.ids else { return }
+        let conversation = try Conversation(encoderArguments: golden.input)
+        #expect(try DeepSeekV4ChatFormat.tokenIDs(for: conversation, tokenizer: Fixture.tokenizer) == expected)
     }
 }

@@ -71,6 +71,14 @@ public enum DeepSeekV4ChatFormat {
         return prompt
     }
 
+    /// The prompt's token ids: the text of ``encode(_:)`` tokenized as one string, special tokens
+    /// matched atomically (no BOS is added beyond the one in the text).
+    public static func tokenIDs(for conversation: Conversation, tokenizer: BPETokenizer) throws(ChatFormatError)
+        -> [Int]
+    {
+        tokenizer.encode(try encode(conversation))
+    }
+
     // MARK: - Fixed texts
 
     /// Inserted right after BOS in thinking mode with reasoning effort `max` (official
