@@ -11,5 +11,7 @@ struct Narwhal: AsyncParsableCommand {
         subcommands: [
             InspectCommand.self,
             LogitsCommand.self,
+            RenderCommand.self,
+            ParseCommand.self,
         ])
 }

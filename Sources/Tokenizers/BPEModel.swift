@@ -1,0 +1,159 @@
+// Byte-level BPE on one pre-token (spec §5.1, `model.type = BPE`).
+//
+// A pre-token starts as one symbol per byte (the vocabulary holds all 256 single-byte tokens, so there is never an
+// unknown symbol) and is merged by rank exactly as HF `tokenizers` `Word::merge_all` does: a min-queue of candidate
+// pairs ordered by (merge rank, position); the best candidate is merged unless it went stale, and the pairs the new
+// symbol forms with its neighbours are queued. Ties in rank go to the leftmost pair. A candidate is stale when one of
+// its two symbols has changed since it was queued; as a pair's merge rank identifies the pair, comparing ranks
+// detects that. (The queue order is total, (rank, position) pairs being unique, so any heap pops in the same order.)
+//
+// Merges are looked up in an open-addressing table keyed by the packed pair of ids, which is several times faster
+// than a Dictionary with SipHash for this 128k-entry, read-only map.
+
+/// Merge ranks keyed by pairs of token ids.
+struct MergeTable: Sendable {
+    /// `left << 32 | right` per slot; `emptyKey` marks free slots.
+    private var keys: [UInt64]
+    /// `rank << 32 | mergedID` per slot.
+    private var values: [UInt64]
+    private let shift: UInt64
+    private static let emptyKey = UInt64.max
+
+    /// A table with room for `capacity` merges at a load factor of at most one half.
+    init(capacity: Int) {
+        var bits = 4
+        while 1 << bits < 2 * capacity { bits += 1 }
+        keys = [UInt64](repeating: Self.emptyKey, count: 1 << bits)
+        values = [UInt64](repeating: 0, count: 1 << bits)
+        shift = UInt64(64 - bits)
+    }
+
+    @inline(__always)
+    private func slot(for key: UInt64) -> Int {
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+    }
+
+    /// Records that `left right` merges into `merged` with `rank`; a later entry for the same pair replaces an
+    /// earlier one, as when the reference collects merges into its map.
+    mutating func insert(left: Int32, right: Int32, rank: Int, merged: Int32) {
+        let key = UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))
+        var index = slot(for: key)
+        let mask = keys.count - 1
+        while keys[index] != Self.emptyKey, keys[index] != key { index = (index + 1) & mask }
+        keys[index] = key
+        values[index] = UInt64(rank) << 32 | UInt64(UInt32(bitPattern: merged))
+    }
+
+    /// `rank << 32 | mergedID` for the pair, or nil when the pair never merges.
+    @inline(__always)
+    func lookup(_ left: Int32, _ right: Int32) -> UInt64? {
+        let key = UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))
+        let mask = keys.count - 1
+        return keys.withUnsafeBufferPointer { keys in
+            var index = slot(for: key)
+            while true {
+                let found = keys[index]
+                if found == key { return values[index] }
+                if found == Self.emptyKey { return nil }
+                index = (index + 1) & mask
+            }
+        }
+    }
+}
+
+/// The BPE model: single-byte token ids and merge ranks.
+struct BPEModel: Sendable {
+    /// The id of the token spelling each single byte.
+    let byteTokenIDs: [Int32]
+    let merges: MergeTable
+
+    /// Reusable buffers for `encode(_:into:scratch:)`, one set per encoding call.
+    struct Scratch {
+        /// Token id per symbol position; -1 once the symbol has been merged into its left neighbour.
+        var symbols: [Int32] = []
+        var previous: [Int32] = []
+        var next: [Int32] = []
+        /// Binary min-heap of `rank << 32 | position`.
+        var queue: [UInt64] = []
+    }
+
+    /// Appends the ids of the BPE encoding of one pre-token's bytes (at least two bytes).
+    func encode(_ word: UnsafeBufferPointer<UInt8>, into ids: inout [Int], scratch: inout Scratch) {
+        let count = word.count
+        scratch.symbols.removeAll(keepingCapacity: true)
+        scratch.previous.removeAll(keepingCapacity: true)
+        scratch.next.removeAll(keepingCapacity: true)
+        scratch.queue.removeAll(keepingCapacity: true)
+        for (position, byte) in word.enumerated() {
+            scratch.symbols.append(byteTokenIDs[Int(byte)])
+            scratch.previous.append(Int32(position - 1))
+            scratch.next.append(Int32(position + 1))
+        }
+        for position in 0..<(count - 1) {
+            if let merge = merges.lookup(scratch.symbols[position], scratch.symbols[position + 1]) {
+                Self.push(merge & 0xFFFF_FFFF_0000_0000 | UInt64(position), onto: &scratch.queue)
+            }
+        }
+        while let candidate = Self.popMinimum(&scratch.queue) {
+            let position = Int(candidate & 0xFFFF_FFFF)
+            let rank = candidate >> 32
+            let left = scratch.symbols[position]
+            guard left >= 0 else { continue }
+            let rightPosition = Int(scratch.next[position])
+            guard rightPosition < count else { continue }
+            guard let merge = merges.lookup(left, scratch.symbols[rightPosition]), merge >> 32 == rank else {
+                continue  // stale: the pair at `position` changed after this candidate was queued
+            }
+            let merged = Int32(truncatingIfNeeded: merge)
+            scratch.symbols[position] = merged
+            scratch.symbols[rightPosition] = -1
+            let after = Int(scratch.next[rightPosition])
+            scratch.next[position] = Int32(after)
+            if after < count { scratch.previous[after] = Int32(position) }
+
+            let before = Int(scratch.previous[position])
+            if before >= 0, let merge = merges.lookup(scratch.symbols[before], merged) {
+                Self.push(merge & 0xFFFF_FFFF_0000_0000 | UInt64(before), onto: &scratch.queue)
+            }
+            if after < count, let merge = merges.lookup(merged, scratch.symbols[after]) {
+                Self.push(merge & 0xFFFF_FFFF_0000_0000 | UInt64(position), onto: &scratch.queue)
+            }
+        }
+        // Position 0 is never merged away (merges absorb the right symbol), so the chain starts there.
+        var position = 0
+        while position < count {
+            ids.append(Int(scratch.symbols[position]))
+            position = Int(scratch.next[position])
+        }
+    }
+
+    private static func push(_ element: UInt64, onto heap: inout [UInt64]) {
+        heap.append(element)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard heap[parent] > element else { break }
+            heap[child] = heap[parent]
+            child = parent
+        }
+        heap[child] = element
+    }
+
+    private static func popMinimum(_ heap: inout [UInt64]) -> UInt64? {
+        guard let last = heap.popLast() else { return nil }
+        guard !heap.isEmpty else { return last }
+        let minimum = heap[0]
+        let count = heap.count
+        var parent = 0
+        while true {
+            var child = 2 * parent + 1
+            guard child < count else { break }
+            if child + 1 < count, heap[child + 1] < heap[child] { child += 1 }
+            guard heap[child] < last else { break }
+            heap[parent] = heap[child]
+            parent = child
+        }
+        heap[parent] = last
+        return minimum
+    }
+}

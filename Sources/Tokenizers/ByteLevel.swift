@@ -1,0 +1,67 @@
+// The GPT-2 byte-level alphabet: a bijection between the 256 byte values and 256 printable Unicode scalars.
+//
+// tokenizer.json stores every vocabulary entry and merge in this alphabet (a space is "Ġ", a newline "Ċ"), so
+// that BPE can run over arbitrary bytes while the vocabulary stays printable text. Bytes that are already
+// printable and not whitespace (0x21–0x7E, 0xA1–0xAC, 0xAE–0xFF) stand for themselves; the other 68 bytes are
+// assigned U+0100, U+0101, … in increasing byte order. The encoder never builds these strings on its hot path: it
+// maps bytes straight to token ids (see `BPEModel`). The alphabet is used only to read the vocabulary and to decode.
+
+/// The byte ↔ scalar map of the byte-level pre-tokenizer and decoder (HF `tokenizers` `ByteLevel`).
+enum ByteLevel {
+    /// `scalarForByte[b]` is the scalar standing for byte `b`.
+    static let scalarForByte: [Unicode.Scalar] = {
+        var table = [Unicode.Scalar](repeating: "\0", count: 256)
+        var next: UInt32 = 256
+        for byte in 0..<256 {
+            if standsForItself(UInt8(byte)) {
+                table[byte] = Unicode.Scalar(UInt8(byte))
+            } else {
+                table[byte] = Unicode.Scalar(next)!
+                next += 1
+            }
+        }
+        return table
+    }()
+
+    /// The inverse map, indexed by scalar value; scalars outside the alphabet hold -1. All alphabet scalars are
+    /// below U+0144, so a 324-entry table covers them.
+    static let byteForScalar: [Int16] = {
+        var table = [Int16](repeating: -1, count: 324)
+        for (byte, scalar) in scalarForByte.enumerated() {
+            table[Int(scalar.value)] = Int16(byte)
+        }
+        return table
+    }()
+
+    /// Whether `byte` is printable and not whitespace in Latin-1, and so is its own stand-in.
+    static func standsForItself(_ byte: UInt8) -> Bool {
+        (0x21...0x7E).contains(byte) || (0xA1...0xAC).contains(byte) || (0xAE...0xFF).contains(byte)
+    }
+
+    /// The alphabet spelling of raw bytes, as tokenizer.json writes vocabulary entries.
+    static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        var result = String.UnicodeScalarView()
+        for byte in bytes {
+            result.append(scalarForByte[Int(byte)])
+        }
+        return String(result)
+    }
+
+    /// The bytes a vocabulary entry spells, or nil when some scalar is outside the alphabet.
+    static func decode(_ token: String) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(token.utf8.count)
+        for scalar in token.unicodeScalars {
+            let value = Int(scalar.value)
+            guard value < byteForScalar.count, byteForScalar[value] >= 0 else { return nil }
+            bytes.append(UInt8(byteForScalar[value]))
+        }
+        return bytes
+    }
+
+    /// The bytes the ByteLevel decoder produces for one token: the alphabet decoding when every scalar belongs to
+    /// the alphabet, otherwise the token's own UTF-8 (this is how added tokens such as "<｜User｜>" decode).
+    static func decodedBytes(ofToken token: String) -> [UInt8] {
+        decode(token) ?? Array(token.utf8)
+    }
+}
