@@ -153,7 +153,8 @@ public final class SafetensorsFile: @unchecked Sendable {
                     file: path, tensor: name,
                     reason: "\(e - b) bytes for shape \(shape) of \(dtype.rawValue), expected \(count * dtype.byteSize)")
             }
-            guard dataOffset + e <= fileSize else {
+            // Compared as `e <= fileSize − dataOffset`: a header can put `e` near Int.max, and the sum would trap.
+            guard e <= fileSize - dataOffset else {
                 throw WeightsError.truncatedFile(file: path, size: fileSize, needed: dataOffset + e)
             }
             entries[name] = Entry(dtype: dtype, shape: shape, range: b..<e)
