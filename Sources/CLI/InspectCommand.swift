@@ -209,12 +209,17 @@ struct InspectCommand: AsyncParsableCommand {
         }
         if let checkpoint = inv.checkpoint {
             let cmp = checkpoint.comparison
+            // A config that does not fit the weights at all can mismatch every tensor: list the first few.
+            let shown = 20
             report["checkpoint"] = [
                 "shards": checkpoint.shardCount,
                 "matches_config": cmp.matches,
-                "missing_tensors": cmp.missing,
-                "mismatched_tensors": cmp.mismatched.map(\.description),
-                "unexpected_tensors": cmp.unexpected,
+                "missing_tensor_count": cmp.missing.count,
+                "missing_tensors": Array(cmp.missing.prefix(shown)),
+                "mismatched_tensor_count": cmp.mismatched.count,
+                "mismatched_tensors": cmp.mismatched.prefix(shown).map(\.description),
+                "unexpected_tensor_count": cmp.unexpected.count,
+                "unexpected_tensors": Array(cmp.unexpected.prefix(shown)),
                 "unused_drafter_tensors": cmp.unusedDrafter.count,
                 "unused_drafter_bytes": checkpoint.unusedBytes,
             ] as [String: Any]

@@ -147,11 +147,10 @@ public struct DeepSeekV4Config: Codable, Sendable, Equatable {
 
     public static func decode(_ data: Data, path: String) throws -> DeepSeekV4Config {
         // Reject other model types before decoding fields they may not have.
-        struct Probe: Decodable { let model_type: String? }
-        guard let probe = try? JSONDecoder().decode(Probe.self, from: data) else {
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ConfigError.malformed(path: path, reason: "not a JSON object")
         }
-        switch probe.model_type {
+        switch object["model_type"].map({ $0 as? String ?? "\($0)" }) {
         case "deepseek_v4": break
         case "deepseek_v41":
             throw ConfigError.unsupportedModel(
@@ -270,7 +269,7 @@ public struct DeepSeekV4Config: Codable, Sendable, Equatable {
 
 /// The three attention kinds of spec §3.7, named as the paper names them. Every kind also attends over the
 /// sliding window of raw tokens.
-public enum AttentionKind: String, Sendable, CaseIterable, Codable {
+public enum AttentionKind: String, Sendable, CaseIterable {
     /// ratio 0: sliding window only
     case slidingWindow = "SWA"
     /// ratio 4: overlapping 4-token compressed entries, top-k chosen by the lightning indexer

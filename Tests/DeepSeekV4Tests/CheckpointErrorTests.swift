@@ -169,6 +169,30 @@ struct CheckpointErrorTests {
         #expect(try copy.loadError() == .missingShard(file: shard.path, referencedBy: copy.indexURL.path))
     }
 
+    @Test("MTP tensors of a DSpark config are unused drafter tensors: the model loads and inspect sizes them")
+    func drafterStagesAreUnused() throws {
+        let copy = try Copy()
+        let configURL = copy.url("config.json")
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
+        json["dspark_block_size"] = 5
+        try JSONSerialization.data(withJSONObject: json).write(to: configURL)
+
+        let model = try DeepSeekV4Model(directory: copy.directory)
+        #expect(!model.hasMTP)
+        let mtpNames = try copy.index().map.keys.filter { $0.hasPrefix("mtp.") }.sorted()
+        #expect(!mtpNames.isEmpty)
+        #expect(model.unusedTensors == mtpNames)
+
+        let inventory = try ModelInventory.load(directory: copy.directory)
+        let checkpoint = try #require(inventory.checkpoint)
+        #expect(checkpoint.comparison.matches)
+        #expect(checkpoint.comparison.unusedDrafter == mtpNames)
+        let store = try WeightStore(directory: copy.directory)
+        #expect(checkpoint.unusedBytes == mtpNames.reduce(0) { $0 + store.info($1)!.range.count })
+        #expect(inventory.weightBytes == inventory.usedWeightBytes + checkpoint.unusedBytes)
+        #expect(inventory.parameters.mtp == 0)
+    }
+
     @Test("a config that does not match the weights is reported as a shape mismatch")
     func mismatchedConfig() throws {
         let copy = try Copy()

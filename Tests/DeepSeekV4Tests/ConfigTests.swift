@@ -34,10 +34,14 @@ struct ConfigTests {
         #expect(error?.description.contains("V4.1") == true)
     }
 
-    @Test("rejects unknown or missing model types", arguments: ["deepseek_v3", "llama", ""])
+    @Test("rejects unknown, missing or non-string model types", arguments: ["deepseek_v3", "llama", "", "4"])
     func rejectsUnknownModelTypes(_ type: String) throws {
         let error = try ConfigFixture.decodeError { config in
-            if type.isEmpty { config.removeValue(forKey: "model_type") } else { config["model_type"] = type }
+            switch type {
+            case "": config.removeValue(forKey: "model_type")
+            case "4": config["model_type"] = 4
+            default: config["model_type"] = type
+            }
         }
         guard case .unsupportedModel(_, let reported, _) = error else {
             Issue.record("expected unsupportedModel, got \(String(describing: error))")
