@@ -129,6 +129,8 @@ public struct DeepSeekV4Config: Codable, Sendable, Equatable {
     public var mtpBlocksUsed: Int { dsparkBlockSize == nil ? min(numNextnPredictLayers, 1) : 0 }
     /// Compression ratio of block `layer` (0 = sliding window only; 4 = CSA with indexer; other = HCA).
     public func compressRatio(layer: Int) -> Int { compressRatios[layer] }
+    /// The attention kind of block `layer` (spec §3.7).
+    public func attentionKind(layer: Int) -> AttentionKind { AttentionKind(ratio: compressRatios[layer]) }
     /// Routed experts are stored FP4 (official instruct checkpoints) or FP8 (Base / re-encoded).
     public var expertsAreFP4: Bool { (expertDtype ?? "fp4") == "fp4" }
 
@@ -145,11 +147,10 @@ public struct DeepSeekV4Config: Codable, Sendable, Equatable {
 
     public static func decode(_ data: Data, path: String) throws -> DeepSeekV4Config {
         // Reject other model types before decoding fields they may not have.
-        struct Probe: Decodable { let model_type: String? }
-        guard let probe = try? JSONDecoder().decode(Probe.self, from: data) else {
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ConfigError.malformed(path: path, reason: "not a JSON object")
         }
-        switch probe.model_type {
+        switch object["model_type"].map({ $0 as? String ?? "\($0)" }) {
         case "deepseek_v4": break
         case "deepseek_v41":
             throw ConfigError.unsupportedModel(
@@ -174,11 +175,45 @@ public struct DeepSeekV4Config: Codable, Sendable, Equatable {
         return config
     }
 
+    /// Upper bounds on the sizes, far above any V4 checkpoint (Pro: hidden 7168, 61 layers, 384 experts). They
+    /// keep every size derived from the config (tensor shapes, parameter and byte counts, KV bytes for up to
+    /// 2^32 tokens) inside Int, so a corrupt or hostile config.json fails here instead of overflowing later.
+    enum Limits {
+        static let width = 1 << 16          // hidden, expert width, ranks
+        static let headDim = 1 << 12        // head_dim, index_head_dim
+        static let count = 1 << 10          // layers, heads, index heads
+        static let experts = 1 << 12
+        static let vocabulary = 1 << 22
+        static let window = 1 << 20
+        static let ratio = 1 << 16
+        static let streams = 16
+        static let positions = 1 << 30
+    }
+
     /// Checks every value against what the architecture (and this implementation) allows.
     public func validate(path: String = "config.json") throws {
         func require(_ ok: Bool, _ key: String, _ value: Any, _ allowed: String) throws {
             if !ok { throw ConfigError.invalidValue(path: path, key: key, value: "\(value)", allowed: allowed) }
         }
+        func requireAtMost(_ value: Int, _ limit: Int, _ key: String) throws {
+            try require(value <= limit, key, value, "at most \(limit)")
+        }
+        try requireAtMost(vocabSize, Limits.vocabulary, "vocab_size")
+        try requireAtMost(hiddenSize, Limits.width, "hidden_size")
+        try requireAtMost(moeIntermediateSize, Limits.width, "moe_intermediate_size")
+        try requireAtMost(numHiddenLayers, Limits.count, "num_hidden_layers")
+        try requireAtMost(numAttentionHeads, Limits.count, "num_attention_heads")
+        try requireAtMost(nRoutedExperts, Limits.experts, "n_routed_experts")
+        try requireAtMost(qLoraRank, Limits.width, "q_lora_rank")
+        try requireAtMost(oLoraRank, Limits.width, "o_lora_rank")
+        try requireAtMost(headDim, Limits.headDim, "head_dim")
+        try requireAtMost(indexHeadDim, Limits.headDim, "index_head_dim")
+        try requireAtMost(indexNHeads, Limits.count, "index_n_heads")
+        try requireAtMost(slidingWindow, Limits.window, "sliding_window")
+        try requireAtMost(hcMult, Limits.streams, "hc_mult")
+        try requireAtMost(numNextnPredictLayers, Limits.count, "num_nextn_predict_layers")
+        try requireAtMost(maxPositionEmbeddings, Limits.positions, "max_position_embeddings")
+        try requireAtMost(compressRatios.max() ?? 0, Limits.ratio, "compress_ratios")
         try require(vocabSize > 0, "vocab_size", vocabSize, "> 0")
         try require(hiddenSize > 0 && hiddenSize % 32 == 0, "hidden_size", hiddenSize, "a positive multiple of 32")
         try require(moeIntermediateSize > 0 && moeIntermediateSize % 32 == 0, "moe_intermediate_size", moeIntermediateSize, "a positive multiple of 32")
@@ -232,6 +267,25 @@ public struct DeepSeekV4Config: Codable, Sendable, Equatable {
         }
         try require(tieWordEmbeddings != true, "tie_word_embeddings", tieWordEmbeddings ?? false, "false (V4 has a separate head)")
         try require(hiddenAct == nil || hiddenAct == "silu", "hidden_act", hiddenAct ?? "", "\"silu\"")
+    }
+}
+
+/// The three attention kinds of spec §3.7, named as the paper names them. Every kind also attends over the
+/// sliding window of raw tokens.
+public enum AttentionKind: String, Sendable, CaseIterable {
+    /// ratio 0: sliding window only
+    case slidingWindow = "SWA"
+    /// ratio 4: overlapping 4-token compressed entries, top-k chosen by the lightning indexer
+    case compressedSparse = "CSA"
+    /// any other ratio (128 in the official checkpoints): all non-overlapping compressed entries
+    case heavilyCompressed = "HCA"
+
+    public init(ratio: Int) {
+        switch ratio {
+        case 0: self = .slidingWindow
+        case 4: self = .compressedSparse
+        default: self = .heavilyCompressed
+        }
     }
 }
 

@@ -1,6 +1,11 @@
 // Loading: the ONLY place that spells checkpoint tensor names (spec §4.2). Every tensor is looked up with
 // its expected dtype and shape, derived from config.json; weights stay memory-mapped in their checkpoint
 // formats (FP8/FP4/BF16), only small vectors (norms, biases, mHC parameters) are decoded to float32.
+//
+// `CheckpointLayout` (second half of the file) lists the same tensors as data, for checking a checkpoint
+// before anything is decoded and for counting parameters and bytes from config.json alone (`narwhal
+// inspect`). The loader compares the checkpoint with the layout first and afterwards requires that it took
+// every tensor, so the list and the lookups cannot drift apart without every model load failing.
 
 import Foundation
 import Kernels
@@ -15,6 +20,10 @@ extension DeepSeekV4Model {
     }
 
     convenience init(config c: DeepSeekV4Config, store: WeightStore) throws {
+        // A missing, mistyped or unknown tensor is reported before anything is decoded.
+        let layout = CheckpointLayout(config: c)
+        let comparison = layout.compare(with: store)
+        if let error = comparison.error { throw error }
         let loader = Loader(c: c, store: store)
         let d = c.hiddenSize
         let embedding = try loader.matrix("embed.weight", rows: c.vocabSize, cols: d, format: .bf16)
@@ -39,17 +48,12 @@ extension DeepSeekV4Model {
                 norm: try loader.vector(p + "norm.weight", count: d),
                 ratio: ratio)
         }
-        // Anything left is either a drafter stage we do not run (reported) or an inconsistency (error).
-        let left = store.untakenNames
-        let drafter = left.filter { name in
-            guard name.hasPrefix("mtp.") else { return false }
-            let stage = Int(name.dropFirst(4).prefix { $0.isNumber }) ?? 0
-            return stage >= c.mtpBlocksUsed && stage < c.numNextnPredictLayers
-        }
-        let unexpected = left.filter { !drafter.contains($0) }
+        // Anything left is either a drafter stage we do not run (reported) or a layout tensor the lookups above
+        // did not take, i.e. the layout and the loader disagree.
+        let unexpected = store.untakenNames.filter { !layout.isUnusedDrafterTensor($0) }
         if !unexpected.isEmpty { throw WeightsError.unexpectedTensors(names: unexpected) }
         self.init(config: c, embedding: embedding, blocks: blocks, hyperHead: hyperHead, norm: norm, head: head, mtp: mtp,
-                  store: store, unusedTensors: drafter)
+                  store: store, unusedTensors: comparison.unusedDrafter)
     }
 }
 
@@ -191,5 +195,209 @@ private struct Loader {
             experts: try (0..<E).map { try expert(f + "experts.\($0).", format: expertFormat) },
             shared: try expert(f + "shared_experts.", format: .fp8),
             topK: k, routeScale: c.routedScalingFactor, swigluLimit: c.swigluLimit)
+    }
+}
+
+// MARK: - Checkpoint layout
+
+/// One tensor a checkpoint must hold, with the dtype and shape the loader looks it up with.
+public struct CheckpointTensor: Sendable, Equatable {
+    /// What the tensor is for, as far as parameter counting cares (spec §4.1).
+    public enum Role: Sendable, Equatable {
+        /// `embed.weight`: one row is read per token, yet the spec's "active" figure counts the whole table
+        case embedding
+        /// a routed expert of a main layer (weights and scales): k of the E experts run per token
+        case routedExpert
+        /// anything of the MTP block `mtp.0`, which the model's parameter counts exclude
+        case mtp
+        /// everything else, used by every token (attention, shared expert, router, norms, mHC, head)
+        case dense
+    }
+
+    public let name: String
+    public let dtype: DType
+    public let shape: [Int]
+    public let role: Role
+    /// The E8M0 block scale of an FP8 or FP4 weight: bytes on disk, but no parameters.
+    public let isScale: Bool
+
+    public var elementCount: Int { shape.reduce(1, *) }
+    public var byteCount: Int { elementCount * dtype.byteSize }
+    /// Logical parameters (spec §4.1): one per element, two per byte of packed FP4 (I8), none for scales.
+    public var parameterCount: Int { isScale ? 0 : dtype == .i8 ? 2 * elementCount : elementCount }
+}
+
+/// Every tensor the checkpoint of a config must hold (spec §4.2), in load order: what the loader takes,
+/// derived from config.json alone. Unused drafter stages (V4-Flash-0731's DSpark) are not part of it: their
+/// tensors are not described by the config.
+public struct CheckpointLayout: Sendable {
+    public let config: DeepSeekV4Config
+    public let tensors: [CheckpointTensor]
+
+    public init(config: DeepSeekV4Config) {
+        self.config = config
+        var builder = LayoutBuilder(c: config)
+        builder.model()
+        tensors = builder.tensors
+    }
+
+    /// True for tensors of `mtp.<stage>` blocks the config declares but Narwhal does not run: DSpark drafter
+    /// stages, or MTP stages beyond the first. Names without a stage number count as stage 0.
+    public func isUnusedDrafterTensor(_ name: String) -> Bool {
+        guard name.hasPrefix("mtp.") else { return false }
+        let stage = Int(name.dropFirst(4).prefix { $0.isNumber }) ?? 0
+        return stage >= config.mtpBlocksUsed && stage < config.numNextnPredictLayers
+    }
+
+    /// Compares a checkpoint's tensors with the layout, collecting every difference.
+    public func compare(with store: WeightStore) -> CheckpointComparison {
+        var result = CheckpointComparison()
+        var expected = Set<String>()
+        for t in tensors {
+            expected.insert(t.name)
+            do {
+                try store.check(t.name, dtype: [t.dtype], shape: t.shape)
+            } catch .missingTensor(let name) {
+                result.missing.append(name)
+            } catch {
+                result.mismatched.append(error)
+            }
+        }
+        for name in store.tensorNames.sorted() where !expected.contains(name) {
+            if isUnusedDrafterTensor(name) { result.unusedDrafter.append(name) } else { result.unexpected.append(name) }
+        }
+        return result
+    }
+}
+
+/// The differences between a checkpoint and the layout its config implies.
+public struct CheckpointComparison: Sendable, Equatable {
+    /// Layout tensors the checkpoint lacks, in load order.
+    public var missing: [String] = []
+    /// Tensors present with another dtype or shape (`wrongDType` / `wrongShape`, naming file and values).
+    public var mismatched: [WeightsError] = []
+    /// Checkpoint tensors that are neither in the layout nor in an unused drafter stage, sorted.
+    public var unexpected: [String] = []
+    /// Tensors of drafter stages Narwhal does not run, sorted.
+    public var unusedDrafter: [String] = []
+
+    /// True when the checkpoint holds exactly the layout (plus unused drafter stages).
+    public var matches: Bool { error == nil }
+
+    /// The error that stops a model load: the first missing tensor, else the first mismatch, else all the
+    /// unexpected ones.
+    public var error: WeightsError? {
+        if let name = missing.first { return .missingTensor(name: name) }
+        if let mismatch = mismatched.first { return mismatch }
+        if !unexpected.isEmpty { return .unexpectedTensors(names: unexpected) }
+        return nil
+    }
+}
+
+/// Builds the layout with the same structure, names, dtypes and shapes as `Loader` above.
+private struct LayoutBuilder {
+    let c: DeepSeekV4Config
+    var tensors: [CheckpointTensor] = []
+
+    mutating func add(_ name: String, _ dtype: DType, _ shape: [Int], _ role: CheckpointTensor.Role, scale: Bool = false) {
+        tensors.append(CheckpointTensor(name: name, dtype: dtype, shape: shape, role: role, isScale: scale))
+    }
+
+    /// The tensors `Loader.matrix` looks up for one weight matrix (rows, cols).
+    mutating func matrix(_ name: String, rows: Int, cols: Int, format: WeightMatrix.Format, _ role: CheckpointTensor.Role) {
+        switch format {
+        case .fp8:
+            add(name + ".weight", .f8e4m3, [rows, cols], role)
+            add(name + ".scale", .f8e8m0, [(rows + 127) / 128, (cols + 127) / 128], role, scale: true)
+        case .fp4:
+            add(name + ".weight", .i8, [rows, cols / 2], role)
+            add(name + ".scale", .f8e8m0, [rows, cols / 32], role, scale: true)
+        case .bf16: add(name, .bf16, [rows, cols], role)
+        case .f32: add(name, .f32, [rows, cols], role)
+        }
+    }
+
+    mutating func model() {
+        let d = c.hiddenSize
+        add("embed.weight", .bf16, [c.vocabSize, d], .embedding)
+        add("head.weight", .bf16, [c.vocabSize, d], .dense)
+        add("norm.weight", .bf16, [d], .dense)
+        hyperHead(prefix: "", .dense)
+        for l in 0..<c.numHiddenLayers {
+            block(prefix: "layers.\(l).", ratio: c.compressRatios[l], hashRouted: l < c.numHashLayers, mtp: false)
+        }
+        if c.mtpBlocksUsed > 0 {
+            let p = "mtp.0."
+            matrix(p + "e_proj", rows: d, cols: d, format: .fp8, .mtp)
+            matrix(p + "h_proj", rows: d, cols: d, format: .fp8, .mtp)
+            add(p + "enorm.weight", .bf16, [d], .mtp)
+            add(p + "hnorm.weight", .bf16, [d], .mtp)
+            block(prefix: p, ratio: c.compressRatios[c.numHiddenLayers], hashRouted: false, mtp: true)
+            hyperHead(prefix: p, .mtp)
+            add(p + "norm.weight", .bf16, [d], .mtp)
+        }
+    }
+
+    mutating func hyperConnection(_ name: String, _ role: CheckpointTensor.Role) {
+        let n = c.hcMult, mix = (2 + n) * n
+        matrix(name + "_fn", rows: mix, cols: n * c.hiddenSize, format: .f32, role)
+        add(name + "_base", .f32, [mix], role)
+        add(name + "_scale", .f32, [3], role)
+    }
+
+    mutating func hyperHead(prefix p: String, _ role: CheckpointTensor.Role) {
+        let n = c.hcMult
+        matrix(p + "hc_head_fn", rows: n, cols: n * c.hiddenSize, format: .f32, role)
+        add(p + "hc_head_base", .f32, [n], role)
+        add(p + "hc_head_scale", .f32, [1], role)
+    }
+
+    mutating func compressor(prefix p: String, ratio: Int, width: Int, _ role: CheckpointTensor.Role) {
+        let w = ratio == 4 ? 2 * width : width
+        add(p + "ape", .f32, [ratio, w], role)
+        matrix(p + "wkv.weight", rows: w, cols: c.hiddenSize, format: .bf16, role)
+        matrix(p + "wgate.weight", rows: w, cols: c.hiddenSize, format: .bf16, role)
+        add(p + "norm.weight", .bf16, [width], role)
+    }
+
+    mutating func block(prefix p: String, ratio: Int, hashRouted: Bool, mtp: Bool) {
+        let d = c.hiddenSize, H = c.numAttentionHeads, D = c.headDim
+        let role: CheckpointTensor.Role = mtp ? .mtp : .dense
+        let a = p + "attn."
+        if ratio == 4 {
+            matrix(a + "indexer.wq_b", rows: c.indexNHeads * c.indexHeadDim, cols: c.qLoraRank, format: .fp8, role)
+            matrix(a + "indexer.weights_proj.weight", rows: c.indexNHeads, cols: d, format: .bf16, role)
+            compressor(prefix: a + "indexer.compressor.", ratio: 4, width: c.indexHeadDim, role)
+        }
+        matrix(a + "wq_a", rows: c.qLoraRank, cols: d, format: .fp8, role)
+        add(a + "q_norm.weight", .bf16, [c.qLoraRank], role)
+        matrix(a + "wq_b", rows: H * D, cols: c.qLoraRank, format: .fp8, role)
+        matrix(a + "wkv", rows: D, cols: d, format: .fp8, role)
+        add(a + "kv_norm.weight", .bf16, [D], role)
+        matrix(a + "wo_a", rows: c.oGroups * c.oLoraRank, cols: H * D / c.oGroups, format: .fp8, role)
+        matrix(a + "wo_b", rows: d, cols: c.oGroups * c.oLoraRank, format: .fp8, role)
+        add(a + "attn_sink", .f32, [H], role)
+        if ratio > 0 { compressor(prefix: a + "compressor.", ratio: ratio, width: D, role) }
+        hyperConnection(p + "hc_attn", role)
+        add(p + "attn_norm.weight", .bf16, [d], role)
+        hyperConnection(p + "hc_ffn", role)
+        add(p + "ffn_norm.weight", .bf16, [d], role)
+
+        let f = p + "ffn.", I = c.moeIntermediateSize, E = c.nRoutedExperts
+        if hashRouted {
+            add(f + "gate.tid2eid", .i64, [c.vocabSize, c.numExpertsPerTok], role)
+        } else {
+            add(f + "gate.bias", .f32, [E], role)
+        }
+        let expertFormat: WeightMatrix.Format = c.expertsAreFP4 ? .fp4 : .fp8
+        for e in 0..<E {
+            for (w, rows, cols) in [("w1", I, d), ("w2", d, I), ("w3", I, d)] {
+                matrix(f + "experts.\(e).\(w)", rows: rows, cols: cols, format: expertFormat, mtp ? .mtp : .routedExpert)
+            }
+        }
+        for (w, rows, cols) in [("w1", I, d), ("w2", d, I), ("w3", I, d)] {
+            matrix(f + "shared_experts.\(w)", rows: rows, cols: cols, format: .fp8, role)
+        }
+        matrix(f + "gate.weight", rows: E, cols: d, format: .bf16, role)
     }
 }

@@ -78,9 +78,12 @@ public final class DeepSeekV4Model: @unchecked Sendable {
         return Output(logits: logits(X, hyperHead: hyperHead, norm: norm), finalState: X)
     }
 
+    /// Tokens per prefill chunk unless the caller chooses: bounds the activations' working memory.
+    public static let defaultPrefillChunk = 512
+
     /// Prefill in chunks of at most `chunkSize` tokens (bounded working memory), returning the last
     /// logits and, if asked, the final state of every token (for the MTP block).
-    public func prefill(_ tokens: [Int], cache: KVCache, chunkSize: Int = 512, keepFinalState: Bool = false,
+    public func prefill(_ tokens: [Int], cache: KVCache, chunkSize: Int = defaultPrefillChunk, keepFinalState: Bool = false,
                         progress: ((Int) -> Void)? = nil) throws -> Output {
         guard !tokens.isEmpty else { throw ModelError.emptyInput }
         var state = Matrix(rows: 0, cols: config.hiddenSize * streams)

@@ -8,6 +8,8 @@
 // Values are stored as float32 holding exactly what the reference stores (already rounded to FP8/FP4
 // where the reference rounds). A fresh cache is the reference's state at the start of a sequence
 // (compressor rows 0 / −∞), which the reference itself never resets between sequences.
+//
+// `KVCache.Footprint` (second half) sizes this state for a config without allocating it.
 
 import Kernels
 
@@ -68,4 +70,109 @@ public final class KVCache {
 
     /// Bytes of state held.
     public var byteCount: Int { layers.reduce(0) { $0 + $1.byteCount } }
+}
+
+// MARK: - Footprint
+//
+// How many bytes this state takes for a config (spec §3.8), for planning hardware from config.json alone:
+// the window is a fixed cost once the context is that long; each compressed layer adds one entry every
+// `ratio` tokens, CSA layers also an indexer key. Three formats: `native` is the low-precision layout the
+// reference rounds its values to (and that Narwhal will store): a kv row is (D − R) FP8 values with one E8M0
+// scale per 64 of them plus the R RoPE values in BF16 — 448 + 7 + 64·2 = 583 bytes for D = 512, R = 64; an
+// indexer key is the whole rotated vector in FP4 (two per byte) with one E8M0 scale per 32 values — 64 + 4
+// = 68 bytes for 128 dims.
+//
+// The MTP block's own window (one more ratio-0 layer) is not counted: the spec's figures cover the main
+// layers, and the MTP block only runs when speculative decoding does.
+
+extension KVCache {
+    /// The byte format of the cached kv rows, compressed entries and indexer keys.
+    public enum Format: String, Sendable, CaseIterable {
+        /// FP8 non-RoPE values + E8M0 scale per 64 + BF16 RoPE values; FP4 indexer keys + E8M0 scale per 32
+        case native
+        /// every value BF16, the reference implementation's buffers
+        case bf16
+        /// every value float32, how this build's `KVCache` holds them
+        case float32
+    }
+
+    /// The size of one sequence's attention state for a config, main layers only.
+    public struct Footprint: Sendable, Equatable {
+        public let format: Format
+        /// Bytes of one kv row (window row or compressed entry).
+        public let entryBytes: Int
+        /// Bytes of one lightning-indexer key (CSA layers).
+        public let indexerEntryBytes: Int
+        /// Rows of the sliding window of every layer.
+        public let windowRows: Int
+        /// Compression ratio of each main layer (0 = sliding window only).
+        public let ratios: [Int]
+
+        public init(config c: DeepSeekV4Config, format: Format) {
+            self.format = format
+            let rope = c.qkRopeHeadDim, nope = c.headDim - c.qkRopeHeadDim
+            switch format {
+            case .native:
+                // Scales: one per 64 FP8 values (spec §3.4 step 7) and one per 32 FP4 values (§3.5 step 3).
+                entryBytes = nope + 2 * rope + nope / 64
+                indexerEntryBytes = c.indexHeadDim / 2 + c.indexHeadDim / 32
+            case .bf16:
+                entryBytes = 2 * c.headDim
+                indexerEntryBytes = 2 * c.indexHeadDim
+            case .float32:
+                entryBytes = 4 * c.headDim
+                indexerEntryBytes = 4 * c.indexHeadDim
+            }
+            windowRows = c.slidingWindow
+            ratios = Array(c.compressRatios.prefix(c.numHiddenLayers))
+        }
+
+        /// Bytes a layer adds per compressed block: the entry, plus the indexer key on CSA layers.
+        func blockBytes(ratio: Int) -> Int {
+            AttentionKind(ratio: ratio) == .compressedSparse ? entryBytes + indexerEntryBytes : entryBytes
+        }
+
+        /// The full windows of all layers: the fixed cost of any context of at least `windowRows` tokens.
+        public var windowBytes: Int { windowBytes(context: windowRows) }
+
+        /// Compressed bytes per token, amortised: each compressed layer adds one block every `ratio` tokens.
+        public var compressedBytesPerToken: Double {
+            ratios.filter { $0 > 0 }.reduce(0) { $0 + Double(blockBytes(ratio: $1)) / Double($1) }
+        }
+
+        /// ``compressedBytesPerToken`` rounded up to whole bytes, so that plans made with it never fall short.
+        public var bytesPerToken: Int { Int(compressedBytesPerToken.rounded(.up)) }
+
+        /// Window rows held after `context` tokens, all layers.
+        public func windowBytes(context: Int) -> Int {
+            ratios.count * min(windowRows, context) * entryBytes
+        }
+
+        /// Compressed entries (and indexer keys) held after `context` tokens: only complete blocks count.
+        public func compressedBytes(context: Int) -> Int {
+            ratios.filter { $0 > 0 }.reduce(0) { $0 + (context / $1) * blockBytes(ratio: $1) }
+        }
+
+        /// Everything cached after `context` tokens.
+        public func bytes(context: Int) -> Int { windowBytes(context: context) + compressedBytes(context: context) }
+    }
+
+    /// Bytes of the compressors' float32 pooling state of one sequence (independent of the context): the rows of
+    /// the block being filled — and, for the overlapping ratio-4 kind, of the previous block — for both the
+    /// projected values and the gates (spec §3.8 "Compressor state"). Main layers only.
+    public static func compressorStateBytes(config c: DeepSeekV4Config) -> Int {
+        func state(ratio: Int, width: Int) -> Int {
+            let overlapping = AttentionKind(ratio: ratio) == .compressedSparse
+            let rowsPerBlock = overlapping ? 2 * ratio : ratio
+            let projectionWidth = overlapping ? 2 * width : width
+            return 2 * rowsPerBlock * projectionWidth * MemoryLayout<Float>.size
+        }
+        return c.compressRatios.prefix(c.numHiddenLayers).reduce(0) { total, ratio in
+            switch AttentionKind(ratio: ratio) {
+            case .slidingWindow: total
+            case .compressedSparse: total + state(ratio: ratio, width: c.headDim) + state(ratio: ratio, width: c.indexHeadDim)
+            case .heavilyCompressed: total + state(ratio: ratio, width: c.headDim)
+            }
+        }
+    }
 }

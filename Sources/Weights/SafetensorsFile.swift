@@ -153,13 +153,16 @@ public final class SafetensorsFile: @unchecked Sendable {
                     file: path, tensor: name,
                     reason: "\(e - b) bytes for shape \(shape) of \(dtype.rawValue), expected \(count * dtype.byteSize)")
             }
-            guard dataOffset + e <= fileSize else {
-                throw WeightsError.truncatedFile(file: path, size: fileSize, needed: dataOffset + e)
+            // A header can put `e` near Int.max: a plain `dataOffset + e` would trap.
+            let (end, overflow) = dataOffset.addingReportingOverflow(e)
+            guard !overflow, end <= fileSize else {
+                throw WeightsError.truncatedFile(file: path, size: fileSize, needed: overflow ? .max : end)
             }
             entries[name] = Entry(dtype: dtype, shape: shape, range: b..<e)
         }
-        // Tensors must not overlap (a header that lies about offsets could alias two tensors).
-        let sorted = entries.sorted { $0.value.range.lowerBound < $1.value.range.lowerBound }
+        // Tensors must not overlap (a header that lies about offsets could alias two tensors). Empty tensors hold
+        // no bytes, so they alias nothing wherever their offset points.
+        let sorted = entries.filter { !$0.value.range.isEmpty }.sorted { $0.value.range.lowerBound < $1.value.range.lowerBound }
         for (a, b) in zip(sorted, sorted.dropFirst()) where a.value.range.upperBound > b.value.range.lowerBound {
             throw WeightsError.badOffsets(file: path, tensor: b.key, reason: "overlaps tensor '\(a.key)'")
         }

@@ -64,7 +64,7 @@ public final class WeightStore: @unchecked Sendable {
         guard let index = try? JSONDecoder().decode(Index.self, from: data) else {
             throw WeightsError.malformedIndex(file: url.path, reason: "expected a JSON object with a 'weight_map' of name → shard file")
         }
-        for shard in Set(index.weight_map.values) where shard.contains("/") || shard.hasPrefix(".") {
+        for shard in Set(index.weight_map.values) where shard.isEmpty || shard.contains("/") || shard.hasPrefix(".") {
             throw WeightsError.malformedIndex(file: url.path, reason: "shard name '\(shard)' is not a plain file name")
         }
         return index.weight_map
@@ -77,13 +77,19 @@ public final class WeightStore: @unchecked Sendable {
     /// Metadata of a tensor without taking it.
     public func info(_ name: String) -> SafetensorsFile.Entry? { location[name]?.entries[name] }
 
+    /// Checks that a tensor exists with one of `dtypes` and the given shape, without taking it.
+    public func check(_ name: String, dtype dtypes: [DType], shape: [Int]) throws(WeightsError) {
+        guard let file = location[name], let e = file.entries[name] else { throw WeightsError.missingTensor(name: name) }
+        guard dtypes.contains(e.dtype) else {
+            throw WeightsError.wrongDType(tensor: name, file: file.path, expected: dtypes.map(\.rawValue), actual: e.dtype.rawValue)
+        }
+        guard e.shape == shape else { throw WeightsError.wrongShape(tensor: name, file: file.path, expected: shape, actual: e.shape) }
+    }
+
     /// Takes a tensor, checking its dtype (one of `dtypes`) and its shape.
     public func tensor(_ name: String, dtype dtypes: [DType], shape: [Int]) throws -> TensorData {
-        guard let file = location[name], let t = file.tensor(name) else { throw WeightsError.missingTensor(name: name) }
-        guard dtypes.contains(t.dtype) else {
-            throw WeightsError.wrongDType(tensor: name, file: file.path, expected: dtypes.map(\.rawValue), actual: t.dtype.rawValue)
-        }
-        guard t.shape == shape else { throw WeightsError.wrongShape(tensor: name, file: file.path, expected: shape, actual: t.shape) }
+        try check(name, dtype: dtypes, shape: shape)
+        guard let t = location[name]?.tensor(name) else { throw WeightsError.missingTensor(name: name) }
         lock.lock()
         taken.insert(name)
         lock.unlock()
