@@ -47,8 +47,8 @@ public enum CompletionParser {
             throw Failure.specialToken(token)
         }
         return ParsedCompletion(
-            content: String(decoding: content, as: UTF8.self), reasoningContent: String(decoding: reasoning, as: UTF8.self),
-            toolCalls: toolCalls)
+            content: String(decoding: content, as: UTF8.self),
+            reasoningContent: String(decoding: reasoning, as: UTF8.self), toolCalls: toolCalls)
     }
 
     /// The official `parse_tool_calls`, starting right after `\n\n<｜DSML｜tool_calls`.
@@ -97,6 +97,9 @@ enum Marker {
         DeepSeekV4ChatFormat.Token.bos, DeepSeekV4ChatFormat.Token.eos, DeepSeekV4ChatFormat.Token.thinkingStart,
         DeepSeekV4ChatFormat.Token.thinkingEnd, DeepSeekV4ChatFormat.Token.dsml,
     ].map { Array($0.utf8) }
+    /// Length of the longest marker, which bounds how much text may be held back.
+    static let longest = ([eos, thinkingEnd, toolCallsStart, toolCallsEnd, invokeOpen, invokeClose, parameterOpen]
+        + forbiddenInText).map(\.count).max() ?? 0
 }
 
 /// The errors of the official parser, with its exception types.
@@ -119,11 +122,13 @@ enum Failure {
         ChatFormatError(.valueError, "tool-call block: expected '>' and a newline between tags, found \(quoted(found))")
     }
     static func invokeSyntax(_ found: ArraySlice<UInt8>) -> ChatFormatError {
-        ChatFormatError(.valueError, "tool-call invoke: expected ' name=\"…\">' and a newline, found \(quoted(found))")
+        ChatFormatError(
+            .valueError, "tool-call invoke: expected ' name=\"…\">' and a newline, found \(quoted(found))")
     }
     static func parameterSyntax(_ found: ArraySlice<UInt8>) -> ChatFormatError {
         ChatFormatError(
-            .valueError, "tool-call parameter: expected ' name=\"…\" string=\"true|false\">value<', found \(quoted(found))")
+            .valueError,
+            "tool-call parameter: expected ' name=\"…\" string=\"true|false\">value<', found \(quoted(found))")
     }
     static func parameterEnd(_ found: ArraySlice<UInt8>) -> ChatFormatError {
         ChatFormatError(.valueError, "tool-call parameter: expected '>' and a newline after it, found \(quoted(found))")

@@ -312,7 +312,8 @@ public enum DeepSeekV4ChatFormat {
             // `tool` never gets here: merging turned every tool message into a user turn.
             throw ChatFormatError(
                 .notImplementedError,
-                "unknown role '\(message.role.rawValue)'; use system, user, assistant, tool, developer or latest_reminder")
+                "unknown role '\(message.role.rawValue)'; "
+                    + "use system, user, assistant, tool, developer or latest_reminder")
         }
 
         // The transition is written only before an assistant or latest_reminder message, or at the end.
@@ -325,7 +326,8 @@ public enum DeepSeekV4ChatFormat {
             guard let taskToken = taskTokens[task] else {
                 throw ChatFormatError(
                     .assertionError,
-                    "unknown task '\(task.rawValue)'; valid tasks are action, query, authority, domain, title, read_url")
+                    "unknown task '\(task.rawValue)'; "
+                        + "valid tasks are action, query, authority, domain, title, read_url")
             }
             if task == .action {
                 prompt += Token.assistant + (isThinking ? Token.thinkingStart : Token.thinkingEnd) + taskToken
