@@ -48,7 +48,7 @@ public enum DeepSeekV4ChatFormat {
         var turns = context + messages
         var prompt = conversation.addDefaultBOSToken && context.isEmpty ? Token.bos : ""
 
-        // Tools anywhere keep every turn's reasoning: tool-use turns are trained with it.
+        // As in the official encoder, tools anywhere switch dropping off: tool-use turns keep reasoning.
         let dropThinking = conversation.dropThinking && !turns.contains { !$0.message.tools.isEmpty }
         let renderCount: Int
         let firstRendered: Int
