@@ -35,10 +35,11 @@ struct RenderCommand: AsyncParsableCommand {
         if let model {
             return try BPETokenizer(directory: URL(fileURLWithPath: model))
         }
-        guard let bundled = Bundle.module.url(forResource: "Resources/tokenizer", withExtension: nil),
+        guard let bundled = Bundle.module.resourceURL?.appendingPathComponent("Resources/tokenizer"),
             FileManager.default.fileExists(atPath: bundled.appendingPathComponent("tokenizer.json").path)
         else {
-            throw ValidationError("this build has no bundled tokenizer; pass --model DIR (a folder with tokenizer.json)")
+            throw ValidationError(
+                "this build has no bundled tokenizer; pass --model DIR (a folder with tokenizer.json)")
         }
         return try BPETokenizer(directory: bundled)
     }

@@ -8,7 +8,7 @@
 /// A request the official encoder rejects, or a completion the official parser rejects.
 public struct ChatFormatError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The Python exception the official code raises for this input.
-    public enum Kind: String, Sendable, Hashable, CaseIterable {
+    public enum Kind: String, Sendable, Hashable {
         case assertionError = "AssertionError"
         case valueError = "ValueError"
         case keyError = "KeyError"

@@ -47,8 +47,8 @@ public enum CompletionParser {
             throw Failure.specialToken(token)
         }
         return ParsedCompletion(
-            content: String(decoding: content, as: UTF8.self), reasoningContent: String(decoding: reasoning, as: UTF8.self),
-            toolCalls: toolCalls)
+            content: String(decoding: content, as: UTF8.self),
+            reasoningContent: String(decoding: reasoning, as: UTF8.self), toolCalls: toolCalls)
     }
 
     /// The official `parse_tool_calls`, starting right after `\n\n<｜DSML｜tool_calls`.
@@ -77,6 +77,31 @@ public enum CompletionParser {
     }
 }
 
+/// A completion parsed into an assistant message (the official `parse_message_from_completion_text`).
+public struct ParsedCompletion: Sendable, Hashable {
+    /// The answer text (empty when the model only called tools).
+    public var content: String
+    /// The reasoning before `</think>` (empty in chat mode).
+    public var reasoningContent: String
+    /// The tool calls, in order; their `arguments` are JSON object texts built from the DSML parameters.
+    public var toolCalls: [ToolCall]
+
+    public init(content: String, reasoningContent: String, toolCalls: [ToolCall]) {
+        self.content = content
+        self.reasoningContent = reasoningContent
+        self.toolCalls = toolCalls
+    }
+
+    /// The role of a parsed completion, always `assistant`.
+    public var role: Message.Role { .assistant }
+
+    /// The completion as an assistant message, ready to append to the conversation.
+    public var message: Message {
+        Message(
+            role: .assistant, content: .text(content), reasoningContent: reasoningContent, toolCalls: toolCalls)
+    }
+}
+
 // MARK: - Pieces shared with the incremental parser
 
 /// The markers the parsers look for, as UTF-8 bytes.
@@ -97,6 +122,9 @@ enum Marker {
         DeepSeekV4ChatFormat.Token.bos, DeepSeekV4ChatFormat.Token.eos, DeepSeekV4ChatFormat.Token.thinkingStart,
         DeepSeekV4ChatFormat.Token.thinkingEnd, DeepSeekV4ChatFormat.Token.dsml,
     ].map { Array($0.utf8) }
+    /// Length of the longest marker, which bounds how much text may be held back.
+    static let longest = ([eos, thinkingEnd, toolCallsStart, toolCallsEnd, invokeOpen, invokeClose, parameterOpen]
+        + forbiddenInText).map(\.count).max() ?? 0
 }
 
 /// The errors of the official parser, with its exception types.
@@ -119,11 +147,13 @@ enum Failure {
         ChatFormatError(.valueError, "tool-call block: expected '>' and a newline between tags, found \(quoted(found))")
     }
     static func invokeSyntax(_ found: ArraySlice<UInt8>) -> ChatFormatError {
-        ChatFormatError(.valueError, "tool-call invoke: expected ' name=\"…\">' and a newline, found \(quoted(found))")
+        ChatFormatError(
+            .valueError, "tool-call invoke: expected ' name=\"…\">' and a newline, found \(quoted(found))")
     }
     static func parameterSyntax(_ found: ArraySlice<UInt8>) -> ChatFormatError {
         ChatFormatError(
-            .valueError, "tool-call parameter: expected ' name=\"…\" string=\"true|false\">value<', found \(quoted(found))")
+            .valueError,
+            "tool-call parameter: expected ' name=\"…\" string=\"true|false\">value<', found \(quoted(found))")
     }
     static func parameterEnd(_ found: ArraySlice<UInt8>) -> ChatFormatError {
         ChatFormatError(.valueError, "tool-call parameter: expected '>' and a newline after it, found \(quoted(found))")

@@ -31,10 +31,11 @@ extension Conversation {
             throw ChatFormatError(.typeError, "encoder arguments need 'messages' and 'thinking_mode'")
         }
         let effort = arguments["reasoning_effort"] ?? .null
+        let reasoningEffort = effort == .null ? nil : ReasoningEffort(rawValue: effort.stringValue ?? effort.serialized())
         self.init(
             messages: try Message.list(from: messages, field: "messages"),
             thinkingMode: ThinkingMode(rawValue: thinkingMode.stringValue ?? thinkingMode.serialized()),
-            reasoningEffort: effort == .null ? nil : ReasoningEffort(rawValue: effort.stringValue ?? effort.serialized()),
+            reasoningEffort: reasoningEffort,
             dropThinking: arguments["drop_thinking"]?.isTruthy ?? true,
             addDefaultBOSToken: arguments["add_default_bos_token"]?.isTruthy ?? true,
             // The official encoder treats any falsy context as none.
@@ -57,7 +58,8 @@ extension Message {
             switch object[key] {
             case nil, .null: return nil
             case .string(let s): return s
-            case let other?: throw ChatFormatError(.typeError, "message '\(key)' must be a string, not \(other.pythonTypeName)")
+            case let other?:
+                throw ChatFormatError(.typeError, "message '\(key)' must be a string, not \(other.pythonTypeName)")
             }
         }
         // What Python's `str()` would print for a non-string value is irrelevant: it only has to fail
@@ -118,7 +120,8 @@ extension Message {
                     case nil, .null: text = nil
                     case .string(let s): text = s
                     case let other?:
-                        throw ChatFormatError(.typeError, "a part's 'text' must be a string, not \(other.pythonTypeName)")
+                        throw ChatFormatError(
+                            .typeError, "a part's 'text' must be a string, not \(other.pythonTypeName)")
                     }
                     // Python prints a missing type as `None` in "[Unsupported None]".
                     return ContentPart(type: type ?? "None", text: text)

@@ -191,28 +191,3 @@ public struct Tool: Sendable, Hashable {
     /// The function's `name`, if it has one.
     public var name: String? { function.objectValue?["name"]?.stringValue }
 }
-
-/// A completion parsed into an assistant message (the official `parse_message_from_completion_text`).
-public struct ParsedCompletion: Sendable, Hashable {
-    /// The answer text (empty when the model only called tools).
-    public var content: String
-    /// The reasoning before `</think>` (empty in chat mode).
-    public var reasoningContent: String
-    /// The tool calls, in order; their `arguments` are JSON object texts built from the DSML parameters.
-    public var toolCalls: [ToolCall]
-
-    public init(content: String, reasoningContent: String, toolCalls: [ToolCall]) {
-        self.content = content
-        self.reasoningContent = reasoningContent
-        self.toolCalls = toolCalls
-    }
-
-    /// The role of a parsed completion, always `assistant`.
-    public var role: Message.Role { .assistant }
-
-    /// The completion as an assistant message, ready to append to the conversation.
-    public var message: Message {
-        Message(
-            role: .assistant, content: .text(content), reasoningContent: reasoningContent, toolCalls: toolCalls)
-    }
-}

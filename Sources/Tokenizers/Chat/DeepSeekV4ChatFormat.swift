@@ -48,7 +48,7 @@ public enum DeepSeekV4ChatFormat {
         var turns = context + messages
         var prompt = conversation.addDefaultBOSToken && context.isEmpty ? Token.bos : ""
 
-        // Tools anywhere keep every turn's reasoning: tool-use turns are trained with it.
+        // As in the official encoder, tools anywhere switch dropping off: tool-use turns keep reasoning.
         let dropThinking = conversation.dropThinking && !turns.contains { !$0.message.tools.isEmpty }
         let renderCount: Int
         let firstRendered: Int
@@ -312,7 +312,8 @@ public enum DeepSeekV4ChatFormat {
             // `tool` never gets here: merging turned every tool message into a user turn.
             throw ChatFormatError(
                 .notImplementedError,
-                "unknown role '\(message.role.rawValue)'; use system, user, assistant, tool, developer or latest_reminder")
+                "unknown role '\(message.role.rawValue)'; "
+                    + "use system, user, assistant, tool, developer or latest_reminder")
         }
 
         // The transition is written only before an assistant or latest_reminder message, or at the end.
@@ -325,7 +326,8 @@ public enum DeepSeekV4ChatFormat {
             guard let taskToken = taskTokens[task] else {
                 throw ChatFormatError(
                     .assertionError,
-                    "unknown task '\(task.rawValue)'; valid tasks are action, query, authority, domain, title, read_url")
+                    "unknown task '\(task.rawValue)'; "
+                        + "valid tasks are action, query, authority, domain, title, read_url")
             }
             if task == .action {
                 prompt += Token.assistant + (isThinking ? Token.thinkingStart : Token.thinkingEnd) + taskToken

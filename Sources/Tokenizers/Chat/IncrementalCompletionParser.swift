@@ -56,6 +56,9 @@ public struct IncrementalCompletionParser: Sendable {
         case parameterSeparator(name: String, ParameterList)
     }
 
+    private static let reasoningStops = [Marker.thinkingEnd, Marker.toolCallsStart]
+    private static let contentStops = [Marker.eos, Marker.toolCallsStart]
+
     private let isThinking: Bool
     private var phase: Phase
     /// Bytes received and not yet consumed by the current phase.
@@ -119,14 +122,14 @@ public struct IncrementalCompletionParser: Sendable {
         while true {
             switch phase {
             case .reasoning:
-                guard let stop = scanText(until: [Marker.thinkingEnd, Marker.toolCallsStart], as: Event.reasoning) else {
+                guard let stop = scanText(until: Self.reasoningStops, as: Event.reasoning) else {
                     if isFinal { throw Failure.missingThinkingEnd }
                     return
                 }
                 guard stop == Marker.thinkingEnd else { throw Failure.missingThinkingEnd }
                 phase = .content
             case .content:
-                guard let stop = scanText(until: [Marker.eos, Marker.toolCallsStart], as: Event.content) else {
+                guard let stop = scanText(until: Self.contentStops, as: Event.content) else {
                     if isFinal { throw Failure.missingEOS }
                     return
                 }
@@ -163,7 +166,8 @@ public struct IncrementalCompletionParser: Sendable {
                 if isFinal { phase = .afterToolCalls }
                 return isFinal
             }
-            guard let (separator, stop) = readSeparated(until: [Marker.invokeOpen, Marker.toolCallsEnd], isFinal) else {
+            let next = readSeparated(until: [Marker.invokeOpen, Marker.toolCallsEnd], isFinal)
+            guard let (separator, stop) = next else {
                 if isFinal {
                     throw buffer == Marker.headerEnd ? Failure.unterminatedBlock : Failure.blockSyntax(buffer[...])
                 }
@@ -172,7 +176,7 @@ public struct IncrementalCompletionParser: Sendable {
             guard separator.elementsEqual(Marker.headerEnd) else { throw Failure.blockSyntax(separator) }
             phase = stop == Marker.toolCallsEnd ? .afterToolCalls : .toolCalls(.invokeHeader)
         case .invokeHeader:
-            let (header, stop) = try read(until: [Marker.parameterOpen, Marker.invokeClose], isFinal)
+            let (header, stop) = read(until: [Marker.parameterOpen, Marker.invokeClose], isFinal)
             guard let header else { return false }
             guard let name = DSML.invokeName(in: header) else { throw Failure.invokeSyntax(header) }
             if stop == Marker.parameterOpen {
@@ -181,12 +185,13 @@ public struct IncrementalCompletionParser: Sendable {
                 emitToolCall(name: name, ParameterList())
             }
         case .parameter(let name, var parameters):
-            let (body, _) = try read(until: [Marker.parameterClose], isFinal)
+            let (body, _) = read(until: [Marker.parameterClose], isFinal)
             guard let body else { return false }
             try parameters.append(body)
             phase = .toolCalls(.parameterSeparator(name: name, parameters))
         case .parameterSeparator(let name, let parameters):
-            guard let (separator, stop) = readSeparated(until: [Marker.parameterOpen, Marker.invokeClose], isFinal) else {
+            let next = readSeparated(until: [Marker.parameterOpen, Marker.invokeClose], isFinal)
+            guard let (separator, stop) = next else {
                 guard isFinal else { return false }
                 // The text ends after the separator: the official parser accepts the invoke as it is.
                 guard buffer == Marker.headerEnd else { throw Failure.parameterEnd(buffer[...]) }
@@ -208,9 +213,7 @@ public struct IncrementalCompletionParser: Sendable {
 
     /// Reads up to the first of `stops` and past it. Without one: at the end of the stream the rest is
     /// read (stop `nil`), otherwise the text read is `nil` (wait for more).
-    private mutating func read(until stops: [[UInt8]], _ isFinal: Bool) throws(ChatFormatError)
-        -> (ArraySlice<UInt8>?, [UInt8]?)
-    {
+    private mutating func read(until stops: [[UInt8]], _ isFinal: Bool) -> (ArraySlice<UInt8>?, [UInt8]?) {
         if let (position, stop) = buffer.firstMarker(of: stops, from: searchStart) {
             let text = buffer[..<position]
             consume(position + stop.count)
@@ -228,7 +231,9 @@ public struct IncrementalCompletionParser: Sendable {
     /// `read(until:)` for a step whose text must be exactly ">\n": returns `nil` while waiting (or,
     /// at the end, when no stop follows, leaving the buffer for the caller to judge), and gives up
     /// waiting as soon as the text can no longer be ">\n" followed by a stop, returning the bad text.
-    private mutating func readSeparated(until stops: [[UInt8]], _ isFinal: Bool) -> (ArraySlice<UInt8>, [UInt8]?)? {
+    private mutating func readSeparated(until stops: [[UInt8]], _ isFinal: Bool)
+        -> (ArraySlice<UInt8>, [UInt8]?)?
+    {
         if let (position, stop) = buffer.firstMarker(of: stops, from: searchStart) {
             let text = buffer[..<position]
             consume(position + stop.count)
@@ -254,19 +259,25 @@ public struct IncrementalCompletionParser: Sendable {
         // character could begin another special token), so look for special tokens in everything but a
         // tail that could still begin a stop: that part is certainly text. (No special token ends inside
         // a stop's prefix, so what this skips is scanned again once the stop is decided.)
-        recordForbiddenTokens(in: buffer[..<(buffer.count - heldTailLength(markers: stops))])
-        let safe = buffer.count - heldTailLength(markers: stops + Marker.forbiddenInText)
+        let stopTail = heldTailLength(markers: stops)
+        recordForbiddenTokens(in: buffer[..<(buffer.count - stopTail)])
+        let safe = buffer.count - max(stopTail, heldTailLength(markers: Marker.forbiddenInText))
         emitText(buffer[..<safe], as: kind)
         consume(safe)
         return nil
     }
 
-    /// Length of the longest tail of the buffer that is a proper prefix of one of `markers`.
+    /// Length of the longest tail of the buffer that is a proper prefix of one of `markers`. Called on
+    /// every piece, so it only tries tails that start with a marker's first byte.
     private func heldTailLength(markers: [[UInt8]]) -> Int {
-        let longest = min(buffer.count, (markers.map(\.count).max() ?? 1) - 1)
-        for length in stride(from: longest, to: 0, by: -1) {
-            let tail = buffer[(buffer.count - length)...]
-            if markers.contains(where: { $0.count > length && $0.starts(with: tail) }) { return length }
+        var start = max(0, buffer.count - Marker.longest + 1)
+        while start < buffer.count {
+            let first = buffer[start]
+            let tail = buffer[start...]
+            if markers.contains(where: { $0.first == first && $0.count > tail.count && $0.starts(with: tail) }) {
+                return tail.count
+            }
+            start += 1
         }
         return 0
     }
