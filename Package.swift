@@ -40,7 +40,9 @@ let package = Package(
         .testTarget(
             name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings),
-        .testTarget(name: "GenerationTests", dependencies: ["Generation"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GenerationTests", dependencies: ["Generation", "DeepSeekV4", "Tokenizers"], resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "DeepSeekV4Tests", dependencies: ["DeepSeekV4", "Weights", "Kernels"], resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings),

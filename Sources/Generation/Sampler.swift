@@ -59,37 +59,74 @@ public struct Sampler: Sendable {
     private mutating func draw(_ logits: [Float]) -> Int {
         let p = parameters
         if p.temperature == 0 { return argmax(logits) }
-        // Candidates sorted by logit, largest first; top-k cuts the list.
-        var order = Array(logits.indices)
-        if p.topK > 0 && p.topK < order.count {
-            order = topIndices(logits, p.topK)
-        } else {
-            order.sort { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }
-        }
-        let m = logits[order[0]]
-        var probs = order.map { Double(expf((logits[$0] - m) / p.temperature)) }
-        let total = probs.reduce(0, +)
-        for i in probs.indices { probs[i] /= total }
-        var keep = probs.count
-        if p.topP < 1 {
-            var cum = 0.0
-            for i in probs.indices {
-                cum += probs[i]
-                if cum >= Double(p.topP) { keep = i + 1; break }
+        // Candidates: all tokens, or the top-k. Probabilities at the temperature, unnormalised.
+        let candidates = p.topK > 0 && p.topK < logits.count ? topIndices(logits, p.topK) : Array(logits.indices)
+        var m = -Float.infinity
+        for i in candidates { m = max(m, logits[i]) }
+        var weights = candidates.map { Double(expf((logits[$0] - m) / p.temperature)) }
+        let total = weights.reduce(0, +)
+        let best = weights.max() ?? 1
+        if p.topP < 1 || p.minP > 0 {
+            // Walk the candidates from the most likely down (a heap: the nucleus is usually small) and keep
+            // them while the mass before them is below top-p and they are at least min-p × the best.
+            var heap = MaxHeap(weights)
+            var kept = [Int](), keptWeights = [Double]()
+            var cumulative = 0.0
+            while let i = heap.pop() {
+                if !kept.isEmpty && (cumulative >= Double(p.topP) * total || weights[i] < Double(p.minP) * best) { break }
+                kept.append(candidates[i])
+                keptWeights.append(weights[i])
+                cumulative += weights[i]
             }
+            return choose(kept, keptWeights)
         }
-        if p.minP > 0 {
-            let floor = probs[0] * Double(p.minP)
-            keep = min(keep, probs.prefix(keep).firstIndex { $0 < floor } ?? keep)
+        weights = weights.map { $0 / total }
+        return choose(candidates, weights)
+    }
+
+    /// Draws one of `items` with probability proportional to `weights`.
+    private mutating func choose(_ items: [Int], _ weights: [Double]) -> Int {
+        var u = rng.nextDouble() * weights.reduce(0, +)
+        for (item, w) in zip(items, weights) {
+            u -= w
+            if u < 0 { return item }
         }
-        keep = max(keep, 1)
-        let mass = probs.prefix(keep).reduce(0, +)
-        var u = rng.nextDouble() * mass
-        for i in 0..<keep {
-            u -= probs[i]
-            if u < 0 { return order[i] }
+        return items[items.count - 1]
+    }
+}
+
+/// A binary max-heap of indices into a weight array (ties: lower index first).
+struct MaxHeap {
+    private let w: [Double]
+    private var heap: [Int]
+
+    init(_ weights: [Double]) {
+        w = weights
+        heap = Array(weights.indices)
+        for i in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(i) }
+    }
+
+    private func above(_ a: Int, _ b: Int) -> Bool { w[a] != w[b] ? w[a] > w[b] : a < b }
+
+    private mutating func siftDown(_ start: Int) {
+        var i = start
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var top = i
+            if l < heap.count && above(heap[l], heap[top]) { top = l }
+            if r < heap.count && above(heap[r], heap[top]) { top = r }
+            if top == i { return }
+            heap.swapAt(i, top)
+            i = top
         }
-        return order[keep - 1]
+    }
+
+    mutating func pop() -> Int? {
+        guard let first = heap.first else { return nil }
+        heap[0] = heap[heap.count - 1]
+        heap.removeLast()
+        if !heap.isEmpty { siftDown(0) }
+        return first
     }
 }
 

@@ -10,10 +10,11 @@ final class FakeModel: LanguageModel, @unchecked Sendable {
 
     let vocabularySize: Int
     let contextLimit: Int
-    /// When set, the model strongly prefers this token sequence after the prompt, token by token:
-    /// script[i] is favoured at the i-th step after any history ending in `trigger`.
-    var script: [Int] = []
+    /// When set, the model strongly prefers `tokens[i]` after any history that is `prefix` plus i tokens.
+    var script: (prefix: [Int], tokens: [Int])?
     private(set) var computed = 0
+    /// Seconds to sleep per forward call (cancellation tests).
+    var delay: Double = 0
     private let lock = NSLock()
 
     init(vocabularySize: Int = 50, contextLimit: Int = 10_000) {
@@ -28,6 +29,7 @@ final class FakeModel: LanguageModel, @unchecked Sendable {
         lock.lock()
         computed += tokens.count
         lock.unlock()
+        if delay > 0 { Thread.sleep(forTimeInterval: delay) }
         cache.tokens += tokens
         progress?(tokens.count)
         return logits(for: cache.tokens)
@@ -37,18 +39,17 @@ final class FakeModel: LanguageModel, @unchecked Sendable {
     func logits(for history: [Int]) -> [Float] {
         var h: UInt64 = 1469598103934665603
         for t in history { h = (h ^ UInt64(t)) &* 1099511628211 }
-        var out = (0..<vocabularySize).map { i -> Float in
+        // Only the first 256 ids get varied logits (cheap at a 129K vocabulary); the rest are unlikely.
+        var out = [Float](repeating: -30, count: vocabularySize)
+        for i in 0..<min(256, vocabularySize) {
             var z = h &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15
             z = (z ^ (z >> 31)) &* 0xBF58_476D_1CE4_E5B9
-            return Float(z >> 40) / Float(1 << 24)
+            out[i] = Float(z >> 40) / Float(1 << 24) * 4
         }
-        if let step = scriptStep(history), step < script.count { out[script[step]] += 100 }
+        if let script, history.starts(with: script.prefix) {
+            let step = history.count - script.prefix.count
+            if step < script.tokens.count { out[script.tokens[step]] += 100 }
+        }
         return out
-    }
-
-    /// Number of tokens after the last occurrence of token 0 (the "prompt end" marker of scripted tests).
-    private func scriptStep(_ history: [Int]) -> Int? {
-        guard !script.isEmpty, let last = history.lastIndex(of: 0) else { return nil }
-        return history.count - 1 - last
     }
 }
