@@ -10,5 +10,7 @@ struct Narwhal: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             InspectCommand.self,
+            TokenizeCommand.self,
+            BenchCommand.self,
         ])
 }
