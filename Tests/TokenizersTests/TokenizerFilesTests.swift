@@ -15,13 +15,16 @@ struct TokenizerFilesTests {
         vocab["Ġt"] = 256
         vocab["he"] = 257
         vocab["Ġthe"] = 258
-        let original = try! JSONSerialization.jsonObject(
-            with: Data(contentsOf: Fixture.directory.appendingPathComponent("tokenizer.json"))) as! [String: Any]
+        let splits: [[String: Any]] = PreTokenizer.splitPatterns.map {
+            ["type": "Split", "pattern": ["Regex": $0], "behavior": "Isolated", "invert": false]
+        }
+        let byteLevel: [String: Any] = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true,
+                                        "use_regex": false]
         return [
             "version": "1.0",
             "normalizer": ["type": "Sequence", "normalizers": [Any]()],
-            "pre_tokenizer": original["pre_tokenizer"]!,
-            "decoder": original["decoder"]!,
+            "pre_tokenizer": ["type": "Sequence", "pretokenizers": splits + [byteLevel]],
+            "decoder": ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true],
             "added_tokens": [
                 ["id": 259, "content": "<｜begin▁of▁sentence｜>", "single_word": false, "lstrip": false,
                  "rstrip": false, "normalized": false, "special": true],
