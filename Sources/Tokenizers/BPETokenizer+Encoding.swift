@@ -118,10 +118,7 @@ extension BPETokenizer {
             return
         }
         let hash = ByteStringTable.hash(word)
-        if let cached = state.cache.lookup(word, hash: hash) {
-            state.ids.append(contentsOf: state.cache.ids[cached])
-            return
-        }
+        if state.cache.appendIDs(of: word, hash: hash, to: &state.ids) { return }
         state.wordIDs.removeAll(keepingCapacity: true)
         model.encode(word, into: &state.wordIDs, scratch: &state.scratch)
         state.cache.insert(word, hash: hash, ids: state.wordIDs)

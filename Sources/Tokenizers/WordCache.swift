@@ -14,12 +14,16 @@ struct WordCache {
     /// Where each word's ids are in `ids`.
     private var ranges: [Range<Int>] = []
     /// The cached ids of all words, back to back.
-    private(set) var ids: [Int] = []
+    private var ids: [Int] = []
 
-    /// The range in `ids` of the cached encoding of `word`, if any; `hash` is `ByteStringTable.hash(word)`.
+    /// Appends the cached encoding of `word` to `output` and returns true, or returns false when `word` is not
+    /// cached; `hash` is `ByteStringTable.hash(word)`.
     @inline(__always)
-    func lookup(_ word: UnsafeBufferPointer<UInt8>, hash: UInt64) -> Range<Int>? {
-        words.value(for: word, hash: hash).map { ranges[Int($0)] }
+    func appendIDs(of word: UnsafeBufferPointer<UInt8>, hash: UInt64, to output: inout [Int]) -> Bool {
+        guard let index = words.value(for: word, hash: hash) else { return false }
+        let range = ranges[Int(index)]
+        ids.withUnsafeBufferPointer { output.append(contentsOf: UnsafeBufferPointer(rebasing: $0[range])) }
+        return true
     }
 
     /// Stores the encoding of `word`, which is not cached yet.
