@@ -2,7 +2,8 @@
 //
 // Both sides encode the same text as one string on one thread (HF's `encode` of a single sequence does not
 // parallelize), and both report the best of several runs. HF keeps its word cache between calls while narwhal's
-// cache lives for one call, so HF's first run is shown too. The ids must be identical; a mismatch fails the
+// cache lives for one call, so HF's first run is shown too. HF is far slower on one long string than on many short
+// ones, so its line-by-line speed is printed as well, for context. The ids must be identical; a mismatch fails the
 // command, which makes the benchmark a large differential test as well.
 
 import ArgumentParser
@@ -117,6 +118,10 @@ struct BenchTokenizerCommand: ParsableCommand {
         print("HF tokenizers \(version) load:   \(format(load, 3)) s")
         print("HF tokenizers \(version) encode: best \(format(hfBest, 3)) s (first \(format(encodes[0], 3)) s), "
             + "\(format(Double(hfIDs.count) / hfBest / 1e6, 2)) M tokens/s, \(format(megabytes / hfBest, 1)) MB/s")
+        if let linesSeconds = report["lines_seconds"] as? Double, let lineTokens = report["lines_tokens"] as? Int {
+            print("HF tokenizers \(version) encode line by line: \(format(linesSeconds, 3)) s, "
+                + "\(format(Double(lineTokens) / linesSeconds / 1e6, 2)) M tokens/s, \(format(megabytes / linesSeconds, 1)) MB/s")
+        }
         print("speed-up (HF best / narwhal best): encode \(format(hfBest / bestEncode, 2))×, "
             + "first run \(format(encodes[0] / bestEncode, 2))×")
         if let mismatch = zip(ids, hfIDs).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {

@@ -30,26 +30,3 @@ struct TokenizerOptions: ParsableArguments {
         try BPETokenizer(directory: directory)
     }
 }
-
-/// Problems the command-line front end reports itself (library errors carry their own messages).
-enum CLIError: Error, CustomStringConvertible {
-    case missingResource(String)
-    case invalidInput(String)
-    case idOutOfRange(Int, vocabularySize: Int)
-    case benchmarkMismatch(String)
-
-    var description: String {
-        switch self {
-        case .missingResource(let name):
-            "the bundled resource \(name) is missing next to the narwhal executable; "
-                + "hint: pass --model DIR, or reinstall narwhal together with its resource bundle."
-        case .invalidInput(let message):
-            message
-        case .idOutOfRange(let id, let size):
-            "token id \(id) is out of range; the vocabulary has ids 0..<\(size). "
-                + "hint: were these ids produced by a different tokenizer?"
-        case .benchmarkMismatch(let message):
-            message
-        }
-    }
-}

@@ -186,7 +186,12 @@ struct TokenizerFiles: Sendable {
         case .number(let number): number == number.rounded() ? "\(Int(number))" : "\(number)"
         case .string(let text): "\"\(text)\""
         case .array(let elements): "an array of \(elements.count)"
-        case .object: value["type"]?.stringValue.map { "type \"\($0)\"" } ?? "an object"
+        case .object:
+            if let pattern = value["pattern"]?["Regex"]?.stringValue ?? value["pattern"]?["String"]?.stringValue {
+                "\(value["type"]?.stringValue ?? "an object") with pattern \"\(pattern)\""
+            } else {
+                value["type"]?.stringValue.map { "type \"\($0)\"" } ?? "an object"
+            }
         }
     }
 }
