@@ -13,5 +13,7 @@ struct Narwhal: AsyncParsableCommand {
             LogitsCommand.self,
             RenderCommand.self,
             ParseCommand.self,
+            TokenizeCommand.self,
+            BenchCommand.self,
         ])
 }

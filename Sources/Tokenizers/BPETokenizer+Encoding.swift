@@ -34,7 +34,7 @@ extension BPETokenizer {
     /// Per-call buffers, reused across the stretches of one input.
     struct EncodingState {
         var ids: [Int] = []
-        /// The class of each scalar of the current stretch.
+        /// The class of each scalar of the current stretch (only the first `scalarCount` entries are meaningful).
         var classes: [CharacterClass] = []
         /// The byte offset of each scalar of the current stretch, plus its end.
         var offsets: [Int] = []
@@ -46,19 +46,21 @@ extension BPETokenizer {
 
     /// Encodes a stretch of text that holds no added token: pre-tokenize, then BPE each pre-token.
     private func encodeOrdinaryText(_ bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, state: inout EncodingState) {
+        // The buffers are moved out of `state` while the closure below mutates the rest of it.
         var classes = state.classes
         var offsets = state.offsets
         state.classes = []
         state.offsets = []
-        classes.removeAll(keepingCapacity: true)
-        offsets.removeAll(keepingCapacity: true)
-        classifyScalars(bytes, range: range, classes: &classes, offsets: &offsets)
-        classes.withUnsafeBufferPointer { classes in
-            offsets.withUnsafeBufferPointer { offsets in
+        if classes.count < range.count {
+            classes = [CharacterClass](repeating: [], count: range.count)
+            offsets = [Int](repeating: 0, count: range.count + 1)
+        }
+        classes.withUnsafeMutableBufferPointer { classes in
+            offsets.withUnsafeMutableBufferPointer { offsets in
+                let scalarCount = Self.classifyScalars(bytes, range: range, classes: classes, offsets: offsets)
                 var start = 0
-                PreTokenizer.split(classes) { end in
-                    let word = UnsafeBufferPointer(rebasing: bytes[offsets[start]..<offsets[end]])
-                    encodeWord(word, state: &state)
+                PreTokenizer.split(UnsafeBufferPointer(rebasing: classes[..<scalarCount])) { end in
+                    encodeWord(UnsafeBufferPointer(rebasing: bytes[offsets[start]..<offsets[end]]), state: &state)
                     start = end
                 }
             }
@@ -67,33 +69,41 @@ extension BPETokenizer {
         state.offsets = offsets
     }
 
-    /// Decodes the (valid) UTF-8 of `bytes[range]` into one class and one byte offset per scalar.
+    /// Decodes the (valid) UTF-8 of `bytes[range]` into one class and one byte offset per scalar, plus the end
+    /// offset; returns the number of scalars. The buffers hold at least `range.count` (+ 1) entries.
     @inline(__always)
-    private func classifyScalars(
-        _ bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, classes: inout [CharacterClass], offsets: inout [Int]
-    ) {
-        var position = range.lowerBound
-        while position < range.upperBound {
-            offsets.append(position)
-            let lead = UInt32(bytes[position])
-            let value: UInt32
-            if lead < 0x80 {
-                value = lead
-                position += 1
-            } else if lead < 0xE0 {
-                value = (lead & 0x1F) << 6 | UInt32(bytes[position + 1] & 0x3F)
-                position += 2
-            } else if lead < 0xF0 {
-                value = (lead & 0x0F) << 12 | UInt32(bytes[position + 1] & 0x3F) << 6 | UInt32(bytes[position + 2] & 0x3F)
-                position += 3
-            } else {
-                value = (lead & 0x07) << 18 | UInt32(bytes[position + 1] & 0x3F) << 12
-                    | UInt32(bytes[position + 2] & 0x3F) << 6 | UInt32(bytes[position + 3] & 0x3F)
-                position += 4
+    private static func classifyScalars(
+        _ bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, classes: UnsafeMutableBufferPointer<CharacterClass>,
+        offsets: UnsafeMutableBufferPointer<Int>
+    ) -> Int {
+        CharacterClass.basicMultilingualPlane.withUnsafeBufferPointer { planeClasses in
+            var count = 0
+            var position = range.lowerBound
+            while position < range.upperBound {
+                offsets[count] = position
+                let lead = UInt32(bytes[position])
+                if lead < 0x80 {
+                    classes[count] = planeClasses[Int(lead)]
+                    position += 1
+                } else if lead < 0xE0 {
+                    classes[count] = planeClasses[Int((lead & 0x1F) << 6 | UInt32(bytes[position + 1] & 0x3F))]
+                    position += 2
+                } else if lead < 0xF0 {
+                    let value = (lead & 0x0F) << 12 | UInt32(bytes[position + 1] & 0x3F) << 6
+                        | UInt32(bytes[position + 2] & 0x3F)
+                    classes[count] = planeClasses[Int(value)]
+                    position += 3
+                } else {
+                    let value = (lead & 0x07) << 18 | UInt32(bytes[position + 1] & 0x3F) << 12
+                        | UInt32(bytes[position + 2] & 0x3F) << 6 | UInt32(bytes[position + 3] & 0x3F)
+                    classes[count] = CharacterClass.computed(value)
+                    position += 4
+                }
+                count += 1
             }
-            classes.append(CharacterClass.of(value))
+            offsets[count] = range.upperBound
+            return count
         }
-        offsets.append(range.upperBound)
     }
 
     /// Appends the ids of one pre-token, from the cache when the word was seen before in this call.
@@ -107,14 +117,11 @@ extension BPETokenizer {
             model.encode(word, into: &state.ids, scratch: &state.scratch)
             return
         }
-        let hash = WordCache.hash(word)
-        if let cached = state.cache.lookup(word, hash: hash) {
-            state.ids.append(contentsOf: state.cache.ids[cached])
-            return
-        }
+        let hash = ByteStringTable.hash(word)
+        if state.cache.appendIDs(of: word, hash: hash, to: &state.ids) { return }
         state.wordIDs.removeAll(keepingCapacity: true)
         model.encode(word, into: &state.wordIDs, scratch: &state.scratch)
-        state.cache.insert(word, hash: hash, ids: state.wordIDs[...])
+        state.cache.insert(word, hash: hash, ids: state.wordIDs)
         state.ids.append(contentsOf: state.wordIDs)
     }
 }

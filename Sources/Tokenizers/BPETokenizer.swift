@@ -19,7 +19,8 @@ public final class BPETokenizer: Sendable {
     let normalizedAddedTokens: AddedTokenMatcher
     /// id → token as spelled in tokenizer.json; nil where no token has that id.
     private let tokens: [String?]
-    private let idsByToken: [String: Int]
+    /// Token spelling (UTF-8 bytes) → id, for vocabulary and added tokens alike.
+    private let idsByToken: ByteStringTable
     private let specialTokenIDs: Set<Int>
     /// The decoded bytes of all ids back to back; id `i` owns `decodedBytes[decodedOffsets[i]..<decodedOffsets[i+1]]`.
     private let decodedBytes: [UInt8]
@@ -46,52 +47,66 @@ public final class BPETokenizer: Sendable {
 
     /// Builds the tokenizer from validated file contents; `source` labels errors.
     init(files: TokenizerFiles, source: URL) throws(TokenizerError) {
-        var idsByToken = [String: Int](minimumCapacity: files.vocabulary.count + files.addedTokens.count)
+        var idsByToken = ByteStringTable(capacity: files.vocabulary.count + files.addedTokens.count)
         var tokens: [String?] = []
+        /// Records `token` ↔ `id`, refusing two spellings for one id or two ids for one spelling.
         func record(_ token: String, id: Int) throws(TokenizerError) {
             if id >= tokens.count { tokens.append(contentsOf: repeatElement(nil, count: id + 1 - tokens.count)) }
-            if let existing = tokens[id], existing != token {
+            if let existing = tokens[id], !existing.utf8.elementsEqual(token.utf8) {
                 throw .inconsistentVocabulary(source, detail: "id \(id) is both \"\(existing)\" and \"\(token)\"")
             }
-            if let existing = idsByToken[token], existing != id {
-                throw .inconsistentVocabulary(source, detail: "\"\(token)\" has both id \(existing) and id \(id)")
+            var utf8 = token
+            let existingID = utf8.withUTF8 { bytes in
+                let hash = ByteStringTable.hash(bytes)
+                if let existing = idsByToken.value(for: bytes, hash: hash) { return Int(existing) }
+                idsByToken.insert(bytes, hash: hash, value: Int32(id))
+                return id
+            }
+            guard existingID == id else {
+                throw .inconsistentVocabulary(source, detail: "\"\(token)\" has both id \(existingID) and id \(id)")
             }
             tokens[id] = token
-            idsByToken[token] = id
         }
         for (token, id) in files.vocabulary { try record(token, id: id) }
-        let vocabularyIDs = idsByToken
-        for token in files.addedTokens { try record(token.content, id: token.id) }
 
-        // Every byte needs a token of its own, or BPE could not start on arbitrary input.
+        // Merges and byte tokens refer to `model.vocab` only, so they are resolved before added tokens join the
+        // table. Every byte needs a token of its own, or BPE could not start on arbitrary input.
         var byteTokenIDs: [Int32] = []
         for byte in 0..<256 {
             let spelling = String(ByteLevel.scalarForByte[byte])
-            guard let id = vocabularyIDs[spelling] else {
+            guard let id = idsByToken.value(for: spelling) else {
                 throw .inconsistentVocabulary(source, detail: "model.vocab has no token for byte \(byte) (\"\(spelling)\")")
             }
-            byteTokenIDs.append(Int32(id))
+            byteTokenIDs.append(id)
         }
         var merges = MergeTable(capacity: files.merges.count)
+        var joined: [UInt8] = []
         for (rank, merge) in files.merges.enumerated() {
-            guard let left = vocabularyIDs[merge.left], let right = vocabularyIDs[merge.right],
-                let merged = vocabularyIDs[merge.left + merge.right]
+            joined.removeAll(keepingCapacity: true)
+            joined.append(contentsOf: merge.left.utf8)
+            joined.append(contentsOf: merge.right.utf8)
+            guard let left = idsByToken.value(for: merge.left), let right = idsByToken.value(for: merge.right),
+                let merged = joined.withUnsafeBufferPointer({ idsByToken.value(for: $0) })
             else {
                 throw .inconsistentVocabulary(
-                    source, detail: "merge \(rank) \"\(merge.left) \(merge.right)\" uses or makes a token missing from model.vocab")
+                    source,
+                    detail: "merge \(rank) \"\(merge.left) \(merge.right)\" uses or makes a token missing from model.vocab")
             }
-            merges.insert(left: Int32(left), right: Int32(right), rank: rank, merged: Int32(merged))
+            merges.insert(left: left, right: right, rank: rank, merged: merged)
         }
         model = BPEModel(byteTokenIDs: byteTokenIDs, merges: merges)
+
+        for token in files.addedTokens { try record(token.content, id: token.id) }
         nonNormalizedAddedTokens = AddedTokenMatcher(tokens: files.addedTokens.filter { !$0.normalized })
         normalizedAddedTokens = AddedTokenMatcher(tokens: files.addedTokens.filter { $0.normalized })
         specialTokenIDs = Set(files.addedTokens.filter(\.special).map(\.id))
 
         var decodedBytes: [UInt8] = []
+        decodedBytes.reserveCapacity(8 * tokens.count)
         var decodedOffsets: [Int32] = [0]
         decodedOffsets.reserveCapacity(tokens.count + 1)
         for token in tokens {
-            if let token { decodedBytes.append(contentsOf: ByteLevel.decodedBytes(ofToken: token)) }
+            if let token { ByteLevel.appendDecodedBytes(ofToken: token, to: &decodedBytes) }
             decodedOffsets.append(Int32(decodedBytes.count))
         }
         self.decodedBytes = decodedBytes
@@ -101,16 +116,16 @@ public final class BPETokenizer: Sendable {
 
         let bosToken = files.bosToken ?? Self.defaultBOSToken
         let eosToken = files.eosToken ?? Self.defaultEOSToken
-        guard let bosTokenID = idsByToken[bosToken], let eosTokenID = idsByToken[eosToken] else {
+        guard let bosTokenID = idsByToken.value(for: bosToken), let eosTokenID = idsByToken.value(for: eosToken) else {
             throw .inconsistentVocabulary(source, detail: "bos_token \"\(bosToken)\" or eos_token \"\(eosToken)\" is not a token")
         }
-        self.bosTokenID = bosTokenID
-        self.eosTokenID = eosTokenID
+        self.bosTokenID = Int(bosTokenID)
+        self.eosTokenID = Int(eosTokenID)
     }
 
     /// The id of a token spelled as in tokenizer.json, e.g. `"<｜User｜>"` → 128803 or `"Ġthe"` → 270.
     public func tokenID(_ token: String) -> Int? {
-        idsByToken[token]
+        idsByToken.value(for: token).map(Int.init)
     }
 
     /// The token with this id, spelled as in tokenizer.json (vocabulary entries in the byte-level alphabet).

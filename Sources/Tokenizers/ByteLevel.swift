@@ -47,21 +47,31 @@ enum ByteLevel {
         return String(result)
     }
 
-    /// The bytes a vocabulary entry spells, or nil when some scalar is outside the alphabet.
-    static func decode(_ token: String) -> [UInt8]? {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(token.utf8.count)
-        for scalar in token.unicodeScalars {
-            let value = Int(scalar.value)
-            guard value < byteForScalar.count, byteForScalar[value] >= 0 else { return nil }
-            bytes.append(UInt8(byteForScalar[value]))
+    /// Appends the bytes the ByteLevel decoder produces for one token: the alphabet decoding when every scalar
+    /// belongs to the alphabet, otherwise the token's own UTF-8 (this is how added tokens such as "<｜User｜>"
+    /// decode). Works on the UTF-8 directly: alphabet scalars are all below U+0800, so one or two bytes each.
+    static func appendDecodedBytes(ofToken token: String, to output: inout [UInt8]) {
+        var token = token
+        token.withUTF8 { utf8 in
+            let start = output.count
+            var position = 0
+            while position < utf8.count {
+                let lead = utf8[position]
+                var scalar = Int.max
+                if lead < 0x80 {
+                    scalar = Int(lead)
+                    position += 1
+                } else if lead & 0xE0 == 0xC0, position + 1 < utf8.count {
+                    scalar = Int(lead & 0x1F) << 6 | Int(utf8[position + 1] & 0x3F)
+                    position += 2
+                }
+                guard scalar < byteForScalar.count, byteForScalar[scalar] >= 0 else {
+                    output.removeSubrange(start...)
+                    output.append(contentsOf: utf8)
+                    return
+                }
+                output.append(UInt8(byteForScalar[scalar]))
+            }
         }
-        return bytes
-    }
-
-    /// The bytes the ByteLevel decoder produces for one token: the alphabet decoding when every scalar belongs to
-    /// the alphabet, otherwise the token's own UTF-8 (this is how added tokens such as "<｜User｜>" decode).
-    static func decodedBytes(ofToken token: String) -> [UInt8] {
-        decode(token) ?? Array(token.utf8)
     }
 }

@@ -5,7 +5,11 @@
 //                                  N = Nd Nl No, P = Pc Pd Ps Pe Pi Pf Po, S = Sm Sc Sk So), and
 //   \s                             is the Unicode White_Space property: U+0009–000D, U+0020, U+0085, U+00A0,
 //                                  U+1680, U+2000–200A, U+2028, U+2029, U+202F, U+205F, U+3000.
-// Swift exposes the same properties through `Unicode.Scalar.Properties`. Looking them up per scalar is slow
+// Swift exposes the same properties through `Unicode.Scalar.Properties`, but from a newer Unicode version: the
+// Oniguruma inside HF `tokenizers` 0.23.3 carries Unicode 16.0 data, so a scalar assigned later (Swift 6.3 knows
+// Unicode 17.0: e.g. U+1ACF…1ADD combining marks, U+20C1 SAUDI RIYAL SIGN, CJK Extension J) is unassigned, in no
+// category, to the reference. `referenceUnicodeVersion` reproduces that; a sweep over all 1,111,998 scalars against
+// the reference found these 4,803 scalars to be the only differences. Looking properties up per scalar is slow
 // compared with the rest of the encoder, so the classes of the whole Basic Multilingual Plane are computed once per
 // process (64 Ki entries, 128 KiB); scalars above U+FFFF (emoji, rare ideographs) are classified on the fly.
 
@@ -52,10 +56,18 @@ struct CharacterClass: OptionSet, Sendable {
     /// Classes of U+0000…U+FFFF, built on first use.
     static let basicMultilingualPlane: [CharacterClass] = (0..<0x1_0000).map { computed(UInt32($0)) }
 
-    /// Looks the properties up in the standard library's Unicode tables.
+    /// The Unicode version of the reference's character tables (the Oniguruma built into HF `tokenizers` 0.23.3).
+    static let referenceUnicodeVersion: Unicode.Version = (16, 0)
+
+    /// Looks the properties up in the standard library's Unicode tables, as of `referenceUnicodeVersion`.
     static func computed(_ value: UInt32) -> CharacterClass {
         guard let scalar = Unicode.Scalar(value) else { return [] }
-        var result: CharacterClass = generalCategoryGroup(scalar.properties.generalCategory)
+        var result: CharacterClass = []
+        if let age = scalar.properties.age,
+            (age.major, age.minor) <= (referenceUnicodeVersion.major, referenceUnicodeVersion.minor)
+        {
+            result = generalCategoryGroup(scalar.properties.generalCategory)
+        }
         if scalar.properties.isWhitespace { result.insert(.whitespace) }
         switch value {
         case 0x0A, 0x0D: result.insert(.lineBreak)

@@ -42,23 +42,13 @@ public struct StreamingDetokenizer: Sendable {
         var start = bytes.count - 1
         while start >= 0, start >= bytes.count - 3, bytes[start] & 0xC0 == 0x80 { start -= 1 }
         guard start >= 0, start >= bytes.count - 3 else { return bytes.count }
-        let lead = bytes[start]
-        let needed: Int
-        var secondRange: ClosedRange<UInt8> = 0x80...0xBF
-        switch lead {
-        case 0xC2...0xDF: needed = 2
-        case 0xE0: needed = 3; secondRange = 0xA0...0xBF
-        case 0xED: needed = 3; secondRange = 0x80...0x9F
-        case 0xE1...0xEC, 0xEE...0xEF: needed = 3
-        case 0xF0: needed = 4; secondRange = 0x90...0xBF
-        case 0xF1...0xF3: needed = 4
-        case 0xF4: needed = 4; secondRange = 0x80...0x8F
-        default: return bytes.count  // ASCII, or a byte that can never start a character
+        guard let shape = Unicode.UTF8.sequenceShape(lead: bytes[start]) else {
+            return bytes.count  // ASCII, or a byte that can never start a character
         }
         let have = bytes.count - start
-        guard have < needed else { return bytes.count }
+        guard have < shape.length else { return bytes.count }
         // Still open only if the bytes so far are a valid prefix (the second byte is the only constrained one).
-        if have >= 2, !secondRange.contains(bytes[start + 1]) { return bytes.count }
+        if have >= 2, !shape.second.contains(bytes[start + 1]) { return bytes.count }
         return start
     }
 }

@@ -45,11 +45,11 @@ struct TokenizerFiles: Sendable {
         }
         var vocabulary: [(token: String, id: Int)] = []
         vocabulary.reserveCapacity(vocabMembers.count)
-        for (token, idValue) in vocabMembers {
-            guard let id = idValue.intValue, id >= 0, id < Int(Int32.max) else {
-                throw .invalidField(url, path: "model.vocab[\"\(token)\"]", expected: "a non-negative integer id")
+        for member in vocabMembers {
+            guard let id = member.value.intValue, id >= 0, id < Int(Int32.max) else {
+                throw .invalidField(url, path: "model.vocab[\"\(member.key)\"]", expected: "a non-negative integer id")
             }
-            vocabulary.append((token, id))
+            vocabulary.append((member.key, id))
         }
         self.vocabulary = vocabulary
 
@@ -186,7 +186,12 @@ struct TokenizerFiles: Sendable {
         case .number(let number): number == number.rounded() ? "\(Int(number))" : "\(number)"
         case .string(let text): "\"\(text)\""
         case .array(let elements): "an array of \(elements.count)"
-        case .object: value["type"]?.stringValue.map { "type \"\($0)\"" } ?? "an object"
+        case .object:
+            if let pattern = value["pattern"]?["Regex"]?.stringValue ?? value["pattern"]?["String"]?.stringValue {
+                "\(value["type"]?.stringValue ?? "an object") with pattern \"\(pattern)\""
+            } else {
+                value["type"]?.stringValue.map { "type \"\($0)\"" } ?? "an object"
+            }
         }
     }
 }
