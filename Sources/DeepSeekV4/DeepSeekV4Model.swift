@@ -31,6 +31,10 @@ public final class DeepSeekV4Model: @unchecked Sendable {
     /// The reference's activation quantization (on by default).
     public var quantizeActivations = true
 
+    /// Most positions a sequence may use; config.json's max_position_embeddings unless lowered (or
+    /// raised) by the user, e.g. to budget KV memory.
+    public lazy var maxContext: Int = config.maxPositionEmbeddings
+
     init(config: DeepSeekV4Config, embedding: WeightMatrix, blocks: [Block], hyperHead: HyperHead, norm: [Float],
          head: WeightMatrix, mtp: MTPBlock?, store: WeightStore, unusedTensors: [String]) {
         self.config = config

@@ -22,7 +22,22 @@ public struct GenerationOptions: Sendable {
     }
 }
 
-public final class Engine<Model: LanguageModel>: @unchecked Sendable {
+/// What front ends (CLI, server) use; tests substitute a scripted engine.
+public protocol ChatEngine: AnyObject, Sendable {
+    var tokenizer: BPETokenizer { get }
+    /// Most positions a sequence may use (prompt + completion).
+    var contextLimit: Int { get }
+    /// The prompt tokens of a conversation.
+    func promptTokens(_ conversation: Conversation) throws -> [Int]
+    /// Generates the assistant's reply to `conversation` on session `id`.
+    func generate(_ conversation: Conversation, options: GenerationOptions, session id: String) -> GenerationStream
+    /// Generates a continuation of raw prompt tokens, parsed as a completion in `thinkingMode`.
+    func generate(prompt: [Int], thinkingMode: ThinkingMode, options: GenerationOptions, session id: String) -> GenerationStream
+    /// Forgets a session's state.
+    func reset(session id: String)
+}
+
+public final class Engine<Model: LanguageModel>: ChatEngine, @unchecked Sendable {
     public let model: Model
     public let tokenizer: BPETokenizer
     private var sessions: [String: Session<Model>] = [:]
@@ -33,6 +48,8 @@ public final class Engine<Model: LanguageModel>: @unchecked Sendable {
         self.model = model
         self.tokenizer = tokenizer
     }
+
+    public var contextLimit: Int { model.contextLimit }
 
     /// The prompt tokens of a conversation.
     public func promptTokens(_ conversation: Conversation) throws -> [Int] {

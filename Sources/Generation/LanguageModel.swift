@@ -19,7 +19,7 @@ public protocol LanguageModel: AnyObject, Sendable {
 
 extension DeepSeekV4Model: LanguageModel {
     public var vocabularySize: Int { config.vocabSize }
-    public var contextLimit: Int { config.maxPositionEmbeddings }
+    public var contextLimit: Int { maxContext }
     public func copy(_ cache: KVCache) -> KVCache { cache.copy() }
 
     public func forward(_ tokens: [Int], cache: KVCache, progress: ((Int) -> Void)?) throws -> [Float] {
