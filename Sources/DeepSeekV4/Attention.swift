@@ -8,9 +8,24 @@
 //   index set of the query at p: window p−W+1 … p, plus HCA: all complete blocks, CSA: indexer top-k
 //   o_h = Σ_i softmax_i(q_h·k_i / √D ; sink_h) k_i,  inverse RoPE at p
 //   out = W_ob · concat_g(W_oa[g] · o_group(g))
+//
+// The rows of y may belong to several sequences (a batch of decode steps, or chunks of prompts): every
+// projection runs once over all rows, so each weight is read once per batch; positions, compressors,
+// the indexer and the attention itself run per sequence on its own cache.
 
 import Foundation
 import Kernels
+
+/// The rows of a batch that belong to one sequence.
+struct Segment {
+    /// Rows of the batch matrices.
+    let rows: Range<Int>
+    /// Position of the first of these rows in its sequence.
+    let start: Int
+    let cache: KVCache.Layer
+
+    func position(ofRow t: Int) -> Int { start + (t - rows.lowerBound) }
+}
 
 struct Attention: Sendable {
     let heads: Int
@@ -32,9 +47,11 @@ struct Attention: Sendable {
     let compressor: Compressor?
     let indexer: Indexer?
 
-    func callAsFunction(_ y: Matrix, start: Int, cache: KVCache.Layer, quantize: Bool) -> Matrix {
-        let T = y.rows, H = heads, D = headDim, W = window
+    func callAsFunction(_ y: Matrix, segments: [Segment], quantize: Bool) -> Matrix {
+        let T = y.rows, H = heads, D = headDim
         let ropeOffset = D - rope.dim
+        var positions = [Int](repeating: 0, count: T)
+        for s in segments { for t in s.rows { positions[t] = s.position(ofRow: t) } }
 
         var cq = wqA(y, quantize: quantize)
         rmsNormRows(&cq, weight: qNorm, eps: eps)
@@ -44,7 +61,7 @@ struct Attention: Sendable {
                 for h in 0..<H {
                     let p = qb.baseAddress! + (t * H + h) * D
                     rmsNorm(p, count: D, weight: nil, eps: eps)
-                    rope.apply(p + ropeOffset, position: start + t)
+                    rope.apply(p + ropeOffset, position: positions[t])
                 }
             }
         }
@@ -53,20 +70,48 @@ struct Attention: Sendable {
         kv.storage.withUnsafeMutableBufferPointer { kb in
             for t in 0..<T {
                 let p = kb.baseAddress! + t * D
-                rope.apply(p + ropeOffset, position: start + t)
+                rope.apply(p + ropeOffset, position: positions[t])
                 if quantize { fakeQuantizeFP8(p, count: ropeOffset, block: 64) }
             }
         }
 
         // Compressed entries completed by these tokens, then the indexer's choice among them.
         if let compressor {
-            var state = cache.compressor!
-            compressor.append(y, start: start, state: &state, entries: &cache.compressed, rope: rope, quantize: quantize)
-            cache.compressor = state
+            let projected = compressor.project(y)
+            for s in segments {
+                var state = s.cache.compressor!
+                compressor.append(projected, rows: s.rows, start: s.start, state: &state, entries: &s.cache.compressed,
+                                  rope: rope, quantize: quantize)
+                s.cache.compressor = state
+            }
         }
-        let selections = indexer?.select(y: y, cq: cq, start: start, cache: cache, rope: rope, quantize: quantize)
+        let selections = indexer?.select(y: y, cq: cq, segments: segments, positions: positions, rope: rope, quantize: quantize)
 
         var o = Matrix(rows: T, cols: H * D)
+        for s in segments {
+            attend(q: q, kv: kv, segment: s, selections: selections, into: &o)
+        }
+
+        // Grouped output projection: group g of H/G heads → o_lora values, through its rows of W_oa.
+        var v = Matrix(rows: T, cols: groups * oLoraRank)
+        let groupWidth = H * D / groups
+        v.storage.withUnsafeMutableBufferPointer { vb in
+            o.storage.withUnsafeBufferPointer { ob in
+                for g in 0..<groups {
+                    matmul(out: vb.baseAddress!, ldo: groups * oLoraRank, x: ob.baseAddress! + g * groupWidth, ldx: H * D, T: T,
+                           weight: woA, rowRange: (g * oLoraRank)..<((g + 1) * oLoraRank))
+                }
+            }
+        }
+        return woB(v, quantize: quantize)
+    }
+
+    /// Sparse sink attention of one sequence's rows, then its window ring update.
+    private func attend(q: Matrix, kv: Matrix, segment s: Segment, selections: [[Int]]?, into o: inout Matrix) {
+        let H = heads, D = headDim, W = window
+        let ropeOffset = D - rope.dim
+        let cache = s.cache
+        let first = s.rows.lowerBound
         let scale = 1 / Float(D).squareRoot()
         q.storage.withUnsafeBufferPointer { qb in
             kv.storage.withUnsafeBufferPointer { kb in
@@ -75,12 +120,12 @@ struct Attention: Sendable {
                         o.storage.withUnsafeMutableBufferPointer { ob in
                             var keys: [UnsafePointer<Float>] = []
                             var logits: [Float] = []
-                            for t in 0..<T {
-                                let p = start + t
+                            for t in s.rows {
+                                let p = s.position(ofRow: t)
                                 keys.removeAll(keepingCapacity: true)
                                 // Window: positions before this call come from the ring, the rest from kv.
                                 for pos in max(0, p - W + 1)...p {
-                                    keys.append(pos >= start ? kb.baseAddress! + (pos - start) * D : ring.baseAddress! + (pos % W) * D)
+                                    keys.append(pos >= s.start ? kb.baseAddress! + (first + pos - s.start) * D : ring.baseAddress! + (pos % W) * D)
                                 }
                                 if ratio > 0 {
                                     if let selections {
@@ -102,23 +147,10 @@ struct Attention: Sendable {
             }
         }
         // Keep the last W rows of the window for the next call.
-        for t in max(0, T - W)..<T {
-            let slot = (start + t) % W
+        for t in max(first, s.rows.upperBound - W)..<s.rows.upperBound {
+            let slot = s.position(ofRow: t) % W
             for i in 0..<D { cache.windowRows[slot * D + i] = kv[t, i] }
         }
-
-        // Grouped output projection: group g of H/G heads → o_lora values, through its rows of W_oa.
-        var v = Matrix(rows: T, cols: groups * oLoraRank)
-        let groupWidth = H * D / groups
-        v.storage.withUnsafeMutableBufferPointer { vb in
-            o.storage.withUnsafeBufferPointer { ob in
-                for g in 0..<groups {
-                    matmul(out: vb.baseAddress!, ldo: groups * oLoraRank, x: ob.baseAddress! + g * groupWidth, ldx: H * D, T: T,
-                           weight: woA, rowRange: (g * oLoraRank)..<((g + 1) * oLoraRank))
-                }
-            }
-        }
-        return woB(v, quantize: quantize)
     }
 }
 

@@ -13,12 +13,13 @@ struct Block: Sendable {
     let moe: MoE
     let eps: Float
 
-    func callAsFunction(_ X: Matrix, tokens: [Int], start: Int, cache: KVCache.Layer, quantize: Bool) -> Matrix {
+    /// X: (T, n·d) rows of one or more sequences (see Segment); tokens: the input id of each row.
+    func callAsFunction(_ X: Matrix, tokens: [Int], segments: [Segment], quantize: Bool) -> Matrix {
         let n = attentionHC.streams
         var c = attentionHC.coefficients(X)
         var y = HyperConnection.collapse(X, weights: c.pre, streams: n)
         rmsNormRows(&y, weight: attentionNorm, eps: eps)
-        let a = attention(y, start: start, cache: cache, quantize: quantize)
+        let a = attention(y, segments: segments, quantize: quantize)
         let X1 = attentionHC.expand(X, sublayerOutput: a, c)
 
         c = ffnHC.coefficients(X1)

@@ -7,7 +7,8 @@
 //   entry ← RMSNorm → RoPE on the last dims at position j·r → FP8 (attention) or Hadamard + FP4 (indexer)
 //
 // Entries are emitted only when their block is complete; the incomplete tail lives in `State`, so
-// prefill in chunks and token-by-token decode produce the same entries.
+// prefill in chunks and token-by-token decode produce the same entries. The projections run once over
+// all rows of a batch (several sequences); the pooling then runs per sequence on its own state.
 
 import Foundation
 import Kernels
@@ -47,21 +48,24 @@ struct Compressor: Sendable {
         }
     }
 
-    /// Feeds tokens at positions start ..< start + T and appends every completed entry (width c) to
-    /// `entries`. y: (T, d)
-    func append(_ y: Matrix, start: Int, state: inout State, entries: inout [Float], rope: RoPE, quantize: Bool) {
-        let a = matmul(y, wkv)
-        var g = matmul(y, wgate)
+    /// The per-token projections a = W_kv y and g = W_g y of all rows, computed once for a whole batch:
+    /// (T, w·c) each. `append` adds the position embedding `ape`.
+    func project(_ y: Matrix) -> (a: Matrix, g: Matrix) { (matmul(y, wkv), matmul(y, wgate)) }
+
+    /// Feeds the tokens of `rows` (positions start ..< start + rows.count of one sequence) and appends
+    /// every completed entry (width c) to `entries`.
+    func append(_ projected: (a: Matrix, g: Matrix), rows: Range<Int>, start: Int, state: inout State, entries: inout [Float],
+                rope: RoPE, quantize: Bool) {
+        let (a, g) = projected
         let P = projectionWidth
-        for t in 0..<y.rows {
-            let slot = (start + t) % ratio
-            for i in 0..<P { g[t, i] += ape[slot * P + i] }
-            for i in 0..<P {
-                state.a[slot * P + i] = a[t, i]
-                state.g[slot * P + i] = g[t, i]
+        for (i, t) in rows.enumerated() {
+            let slot = (start + i) % ratio
+            for c in 0..<P {
+                state.a[slot * P + c] = a[t, c]
+                state.g[slot * P + c] = g[t, c] + ape[slot * P + c]
             }
             if slot == ratio - 1 {
-                let block = (start + t) / ratio
+                let block = (start + i) / ratio
                 var entry = pool(state)
                 finish(&entry, block: block, rope: rope, quantize: quantize)
                 entries.append(contentsOf: entry)

@@ -71,15 +71,41 @@ public final class DeepSeekV4Model: @unchecked Sendable {
 
     /// Runs `tokens` at positions cache.position ..< cache.position + T and advances the cache.
     public func forward(_ tokens: [Int], cache: KVCache) throws -> Output {
-        try checkTokens(tokens)
-        guard !tokens.isEmpty else { throw ModelError.emptyInput }
-        let start = cache.position
-        var X = embed(tokens)
-        for (l, block) in blocks.enumerated() {
-            X = block(X, tokens: tokens, start: start, cache: cache.layers[l], quantize: quantizeActivations)
+        try forward(batch: [(tokens, cache)])[0]
+    }
+
+    /// Runs several sequences in one pass: each entry's tokens after what its cache holds. Every weight
+    /// is read once for the whole batch (the linears and experts see the rows of all sequences), which
+    /// is where batched decoding gets its throughput; attention runs per sequence on its own cache.
+    /// Results equal those of separate calls.
+    public func forward(batch: [(tokens: [Int], cache: KVCache)]) throws -> [Output] {
+        for (tokens, _) in batch {
+            guard !tokens.isEmpty else { throw ModelError.emptyInput }
+            try checkTokens(tokens)
         }
-        cache.position += tokens.count
-        return Output(logits: logits(X, hyperHead: hyperHead, norm: norm), finalState: X)
+        guard Set(batch.map { ObjectIdentifier($0.cache) }).count == batch.count else { throw ModelError.sharedCache }
+        let allTokens = batch.flatMap(\.tokens)
+        var rows: [Range<Int>] = []
+        var next = 0
+        for (tokens, _) in batch {
+            rows.append(next..<(next + tokens.count))
+            next += tokens.count
+        }
+        var X = embed(allTokens)
+        for (l, block) in blocks.enumerated() {
+            let segments = zip(batch, rows).map { entry, r in Segment(rows: r, start: entry.cache.position, cache: entry.cache.layers[l]) }
+            X = block(X, tokens: allTokens, segments: segments, quantize: quantizeActivations)
+        }
+        // The head reads its (V, d) weight once for the last rows of all sequences.
+        var last = Matrix(rows: 0, cols: X.cols)
+        for r in rows { last.storage += X.storage[((r.upperBound - 1) * X.cols)..<(r.upperBound * X.cols)]; last.rows += 1 }
+        var h = hyperHead(last)
+        rmsNormRows(&h, weight: norm, eps: config.rmsNormEps)
+        let logits = matmul(h, head)
+        return zip(batch, rows).enumerated().map { i, item in
+            item.0.cache.position += item.1.count
+            return Output(logits: logits.row(i), finalState: X.rows(item.1))
+        }
     }
 
     /// Tokens per prefill chunk unless the caller chooses: bounds the activations' working memory.
@@ -149,7 +175,8 @@ public final class DeepSeekV4Model: @unchecked Sendable {
     /// per-block checks). X: (T, n·d) at positions 0 ..< T.
     public func runBlock(_ layer: Int, input X: Matrix, tokens: [Int]) -> Matrix {
         let cache = makeLayerCache(ratio: config.compressRatios[layer])
-        return blocks[layer](X, tokens: tokens, start: 0, cache: cache, quantize: quantizeActivations)
+        return blocks[layer](X, tokens: tokens, segments: [Segment(rows: 0..<X.rows, start: 0, cache: cache)],
+                             quantize: quantizeActivations)
     }
 
     /// The embedding on the n streams (the input of block 0).
@@ -173,6 +200,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case emptyInput
     case noMTP
     case contextFull(position: Int, limit: Int)
+    case sharedCache
 
     public var description: String {
         switch self {
@@ -180,6 +208,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case .emptyInput: "no input tokens"
         case .noMTP: "this checkpoint has no MTP block (num_nextn_predict_layers = 0 or drafter stages only)"
         case .contextFull(let p, let l): "position \(p) is beyond the context limit \(l)"
+        case .sharedCache: "a batch lists the same cache twice; each sequence needs its own"
         }
     }
 }

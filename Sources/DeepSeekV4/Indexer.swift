@@ -15,13 +15,18 @@ struct Indexer: Sendable {
     let weightsProj: WeightMatrix  // (heads, d) BF16, input not quantized
     let compressor: Compressor
 
-    /// Selected block indices for each of the T query positions start ..< start + T.
-    /// y: (T, d) sublayer input; cq: (T, q_lora) the attention's normalised query latent.
-    func select(y: Matrix, cq: Matrix, start: Int, cache: KVCache.Layer, rope: RoPE, quantize: Bool) -> [[Int]] {
+    /// Selected block indices for each row of the batch (each row's sequence and position from
+    /// `segments` / `positions`). y: (T, d) sublayer input; cq: (T, q_lora) the attention's normalised
+    /// query latent.
+    func select(y: Matrix, cq: Matrix, segments: [Segment], positions: [Int], rope: RoPE, quantize: Bool) -> [[Int]] {
         let T = y.rows
-        var state = cache.indexerCompressor!
-        compressor.append(y, start: start, state: &state, entries: &cache.indexerKeys, rope: rope, quantize: quantize)
-        cache.indexerCompressor = state
+        let projected = compressor.project(y)
+        for s in segments {
+            var state = s.cache.indexerCompressor!
+            compressor.append(projected, rows: s.rows, start: s.start, state: &state, entries: &s.cache.indexerKeys,
+                              rope: rope, quantize: quantize)
+            s.cache.indexerCompressor = state
+        }
 
         var q = wqB(cq, quantize: quantize)  // (T, heads·headDim)
         let D = headDim
@@ -29,7 +34,7 @@ struct Indexer: Sendable {
             for t in 0..<T {
                 for h in 0..<heads {
                     let p = qb.baseAddress! + (t * heads + h) * D
-                    rope.apply(p + (D - rope.dim), position: start + t)
+                    rope.apply(p + (D - rope.dim), position: positions[t])
                     hadamardRotate(p, count: D)
                     if quantize { fakeQuantizeFP4(p, count: D) }
                 }
@@ -39,24 +44,25 @@ struct Indexer: Sendable {
         let wScale = 1 / (Float(D).squareRoot() * Float(heads).squareRoot())
         for i in 0..<w.storage.count { w.storage[i] *= wScale }
 
-        var selections: [[Int]] = []
-        selections.reserveCapacity(T)
-        q.storage.withUnsafeBufferPointer { qb in
-            cache.indexerKeys.withUnsafeBufferPointer { kb in
-                for t in 0..<T {
-                    let visible = (start + t + 1) / compressor.ratio
-                    guard visible > 0 else { selections.append([]); continue }
-                    var scores = [Float](repeating: 0, count: visible)
-                    for j in 0..<visible {
-                        let key = kb.baseAddress! + j * D
-                        var s: Float = 0
-                        for h in 0..<heads {
-                            let qk = dot(qb.baseAddress! + (t * heads + h) * D, key, count: D)
-                            if qk > 0 { s += w[t, h] * qk }
+        var selections = [[Int]](repeating: [], count: T)
+        for s in segments {
+            q.storage.withUnsafeBufferPointer { qb in
+                s.cache.indexerKeys.withUnsafeBufferPointer { kb in
+                    for t in s.rows {
+                        let visible = (positions[t] + 1) / compressor.ratio
+                        guard visible > 0 else { continue }
+                        var scores = [Float](repeating: 0, count: visible)
+                        for j in 0..<visible {
+                            let key = kb.baseAddress! + j * D
+                            var score: Float = 0
+                            for h in 0..<heads {
+                                let qk = dot(qb.baseAddress! + (t * heads + h) * D, key, count: D)
+                                if qk > 0 { score += w[t, h] * qk }
+                            }
+                            scores[j] = score
                         }
-                        scores[j] = s
+                        selections[t] = topKIndices(scores, k: min(topK, visible))
                     }
-                    selections.append(topKIndices(scores, k: min(topK, visible)))
                 }
             }
         }

@@ -44,7 +44,7 @@ extension DeepSeekV4Model {
             }
         }
         let start = cache.position
-        Y = mtp.block(Y, tokens: nextTokens, start: start, cache: cache.layers[0], quantize: q)
+        Y = mtp.block(Y, tokens: nextTokens, segments: [Segment(rows: 0..<T, start: start, cache: cache.layers[0])], quantize: q)
         cache.position += T
         return logits(Y, hyperHead: mtp.hyperHead, norm: mtp.norm)
     }

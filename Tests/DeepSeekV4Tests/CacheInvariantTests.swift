@@ -62,3 +62,28 @@ struct SnapshotTests {
         #expect(snapshot.position == tokens.count)
     }
 }
+
+@Suite("Batched forward")
+struct BatchedForwardTests {
+    /// Decoding several sequences together (each at its own position, some prefilling while others
+    /// decode) gives exactly the logits of running them one by one.
+    @Test("a batch of sequences equals the sequences run separately", arguments: ["tiny-flash", "tiny-pro"], [false, true])
+    func batchEqualsSeparate(fixture: String, quantize: Bool) throws {
+        let model = try Fixtures.model(fixture, quantize: quantize)
+        let prompts = [Array(CacheInvariantTests.tokens.prefix(9)), Array(CacheInvariantTests.tokens.suffix(23)), [3, 1, 4, 1, 5]]
+        let separate = prompts.map { _ in model.makeCache() }
+        let batched = prompts.map { _ in model.makeCache() }
+        var expected: [[Float]] = []
+        for (p, c) in zip(prompts, separate) { expected.append(try model.prefill(p, cache: c).logits) }
+        let outs = try model.forward(batch: zip(prompts, batched).map { ($0, $1) })
+        #expect(outs.map(\.logits) == expected)
+        // Then decode steps in lockstep, with one sequence also taking a chunk of three tokens.
+        for step in 0..<6 {
+            let inputs: [[Int]] = [[7 + step], [11, 12, 13].map { $0 + step }, [2 * step + 1]]
+            var want: [[Float]] = []
+            for (i, c) in separate.enumerated() { want.append(try model.forward(inputs[i], cache: c).logits) }
+            let got = try model.forward(batch: zip(inputs, batched).map { ($0, $1) })
+            #expect(got.map(\.logits) == want, "step \(step)")
+        }
+    }
+}
