@@ -2,8 +2,12 @@
 // tokenizer and the sessions (each one timeline with its KV state); front ends hand it a Conversation
 // and options and read GenerationEvents from an async stream. Front ends never see tensors.
 //
-// A generation runs on its own task; cancelling the consumer of the stream (a client that disconnects,
-// Ctrl-C in the chat) cancels it between two tokens. One session runs one generation at a time.
+// Sessions are either named (the CLI's chat: one timeline) or anonymous slots (the server: `parallel`
+// of them). A request without a name takes the free slot whose tokens share the longest prefix with its
+// prompt — so a conversation that comes back computes only its new tokens — and waits in a bounded
+// queue when all slots are busy; beyond that it is refused (`GenerationError.busy`). All running
+// generations step together through one Batcher. Cancelling the reader of a stream (a client that
+// disconnects, Ctrl-C) stops its generation between two tokens and frees its slot.
 
 import Foundation
 import Tokenizers
@@ -29,24 +33,41 @@ public protocol ChatEngine: AnyObject, Sendable {
     var contextLimit: Int { get }
     /// The prompt tokens of a conversation.
     func promptTokens(_ conversation: Conversation) throws -> [Int]
-    /// Generates the assistant's reply to `conversation` on session `id`.
-    func generate(_ conversation: Conversation, options: GenerationOptions, session id: String) -> GenerationStream
+    /// Generates the assistant's reply to `conversation`, on the named session or (nil) on a free slot.
+    func generate(_ conversation: Conversation, options: GenerationOptions, session id: String?) -> GenerationStream
     /// Generates a continuation of raw prompt tokens, parsed as a completion in `thinkingMode`.
-    func generate(prompt: [Int], thinkingMode: ThinkingMode, options: GenerationOptions, session id: String) -> GenerationStream
-    /// Forgets a session's state.
+    func generate(prompt: [Int], thinkingMode: ThinkingMode, options: GenerationOptions, session id: String?) -> GenerationStream
+    /// Forgets a named session's state.
     func reset(session id: String)
 }
 
 public final class Engine<Model: LanguageModel>: ChatEngine, @unchecked Sendable {
     public let model: Model
     public let tokenizer: BPETokenizer
-    private var sessions: [String: Session<Model>] = [:]
-    private var busy: Set<String> = []
-    private let lock = NSLock()
+    /// Anonymous slots run at once; more requests wait (up to `queueLimit`), then are refused.
+    public let parallel: Int
+    public let queueLimit: Int
+    let batcher: Batcher<Model>
 
-    public init(model: Model, tokenizer: BPETokenizer) {
+    private let lock = NSLock()
+    private var named: [String: Session<Model>] = [:]
+    private var namedBusy: Set<String> = []
+    private var slots: [Session<Model>]
+    private var slotBusy: [Bool]
+    private var slotLastUsed: [Int]
+    private var clock = 0
+    private var waiting = 0
+
+    public init(model: Model, tokenizer: BPETokenizer, parallel: Int = 1, queueLimit: Int = 16) {
         self.model = model
         self.tokenizer = tokenizer
+        self.parallel = max(1, parallel)
+        self.queueLimit = max(0, queueLimit)
+        let batcher = Batcher(model: model)
+        self.batcher = batcher
+        slots = (0..<max(1, parallel)).map { _ in Session(batcher: batcher) }
+        slotBusy = Array(repeating: false, count: max(1, parallel))
+        slotLastUsed = Array(repeating: 0, count: max(1, parallel))
     }
 
     public var contextLimit: Int { model.contextLimit }
@@ -56,15 +77,13 @@ public final class Engine<Model: LanguageModel>: ChatEngine, @unchecked Sendable
         try DeepSeekV4ChatFormat.tokenIDs(for: conversation, tokenizer: tokenizer)
     }
 
-    /// Forgets a session's state.
     public func reset(session id: String) {
         lock.lock()
-        sessions[id] = nil
+        named[id] = nil
         lock.unlock()
     }
 
-    /// Generates the assistant's reply to `conversation` on session `id`.
-    public func generate(_ conversation: Conversation, options: GenerationOptions, session id: String = "default")
+    public func generate(_ conversation: Conversation, options: GenerationOptions, session id: String? = "default")
         -> GenerationStream
     {
         do {
@@ -75,23 +94,25 @@ public final class Engine<Model: LanguageModel>: ChatEngine, @unchecked Sendable
         }
     }
 
-    /// Generates a continuation of raw prompt tokens, parsed as a completion in `thinkingMode`.
-    public func generate(prompt: [Int], thinkingMode: ThinkingMode, options: GenerationOptions, session id: String = "default")
+    public func generate(prompt: [Int], thinkingMode: ThinkingMode, options: GenerationOptions, session id: String? = "default")
         -> GenerationStream
     {
+        // Refuse at once when the queue is full, before any stream exists.
+        if id == nil {
+            lock.lock()
+            let full = !slotBusy.contains(false) && waiting >= queueLimit
+            lock.unlock()
+            if full { return .failing(GenerationError.busy(queued: queueLimit)) }
+        }
         let (stream, continuation) = AsyncThrowingStream<GenerationEvent, any Error>.makeStream()
         let task = Task.detached { [self] in
             do {
-                // A session runs one generation at a time: wait for one still winding down (e.g. cancelled).
-                var session = self.checkOut(id)
-                while session == nil {
-                    try await Task.sleep(for: .milliseconds(2))
-                    session = self.checkOut(id)
-                }
-                defer { self.checkIn(id) }
-                var loop = GenerationLoop(
-                    session: session!, tokenizer: tokenizer, prompt: prompt, thinkingMode: thinkingMode, options: options)
-                try loop.run { continuation.yield($0) }
+                let (session, release) = try await acquire(id, prompt: prompt)
+                defer { release() }
+                batcher.begin()
+                defer { batcher.end() }
+                var loop = GenerationLoop(session: session, tokenizer: tokenizer, prompt: prompt, thinkingMode: thinkingMode, options: options)
+                try await loop.run { continuation.yield($0) }
                 continuation.finish()
             } catch {
                 continuation.finish(throwing: error)
@@ -101,21 +122,69 @@ public final class Engine<Model: LanguageModel>: ChatEngine, @unchecked Sendable
         return GenerationStream(events: stream, task: task)
     }
 
-    private func checkOut(_ id: String) -> Session<Model>? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !busy.contains(id) else { return nil }
-        busy.insert(id)
-        if let s = sessions[id] { return s }
-        let s = Session(model: model)
-        sessions[id] = s
-        return s
+    /// Takes a session for one generation: the named one (waiting while it is busy), or the best free
+    /// slot (waiting in the bounded queue while none is free).
+    private func acquire(_ id: String?, prompt: [Int]) async throws -> (Session<Model>, @Sendable () -> Void) {
+        var queued = false
+        defer { if queued { leaveQueue() } }
+        while true {
+            try Task.checkCancellation()
+            if let taken = try tryAcquire(id, prompt: prompt, queued: &queued) { return taken }
+            try await Task.sleep(for: .milliseconds(2))
+        }
     }
 
-    private func checkIn(_ id: String) {
+    private func leaveQueue() {
         lock.lock()
-        busy.remove(id)
+        waiting -= 1
         lock.unlock()
+    }
+
+    private func tryAcquire(_ id: String?, prompt: [Int], queued: inout Bool) throws -> (Session<Model>, @Sendable () -> Void)? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let id {
+            guard !namedBusy.contains(id) else { return nil }
+            namedBusy.insert(id)
+            let s = named[id] ?? Session(batcher: batcher)
+            named[id] = s
+            return (s, { [self] in lock.lock(); namedBusy.remove(id); lock.unlock() })
+        }
+        if let slot = bestFreeSlot(for: prompt) {
+            slotBusy[slot] = true
+            clock += 1
+            slotLastUsed[slot] = clock
+            return (slots[slot], { [self] in lock.lock(); slotBusy[slot] = false; lock.unlock() })
+        }
+        if !queued {
+            guard waiting < queueLimit else { throw GenerationError.busy(queued: queueLimit) }
+            waiting += 1
+            queued = true
+        }
+        return nil
+    }
+
+    /// The free slot to use for `prompt`: the one whose held tokens are mostly a prefix of it (at least
+    /// half of them shared — a conversation coming back), else the least recently used one, so that
+    /// unrelated requests do not evict each other's conversations.
+    private func bestFreeSlot(for prompt: [Int]) -> Int? {
+        var reuse: (slot: Int, common: Int)?
+        var lru: Int?
+        for i in slots.indices where !slotBusy[i] {
+            let held = slots[i].tokens
+            var common = 0
+            while common < min(held.count, prompt.count) && held[common] == prompt[common] { common += 1 }
+            if common > 0 && 2 * common >= held.count && common > (reuse?.common ?? 0) { reuse = (i, common) }
+            if lru == nil || slotLastUsed[i] < slotLastUsed[lru!] { lru = i }
+        }
+        return reuse?.slot ?? lru
+    }
+
+    /// Number of requests waiting for a slot.
+    public var queued: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return waiting
     }
 }
 
@@ -128,14 +197,14 @@ struct GenerationLoop<Model: LanguageModel> {
     let thinkingMode: ThinkingMode
     let options: GenerationOptions
 
-    mutating func run(_ emit: @escaping (GenerationEvent) -> Void) throws {
+    mutating func run(_ emit: @escaping (GenerationEvent) -> Void) async throws {
         try options.sampling.validate()
         let limit = session.model.contextLimit
         guard prompt.count < limit else { throw GenerationError.contextTooLong(tokens: prompt.count + 1, limit: limit) }
         if let m = options.maxTokens, m < 1 { throw GenerationError.invalidParameter(name: "max_tokens", expected: ">= 1") }
         let maxTokens = min(options.maxTokens ?? Int.max, limit - prompt.count)
 
-        let (reused, firstLogits) = try session.sync(prompt) { done, total in emit(.prefill(done: done, total: total)) }
+        let (reused, firstLogits) = try await session.sync(prompt) { done, total in emit(.prefill(done: done, total: total)) }
         var usage = Usage(promptTokens: prompt.count, cachedPromptTokens: reused)
         var logits = firstLogits
         var sampler = Sampler(parameters: options.sampling)
@@ -171,7 +240,8 @@ struct GenerationLoop<Model: LanguageModel> {
 
         while generated.count < maxTokens {
             try Task.checkCancellation()
-            let choice = sampler.sample(logits, generated: generated, recent: (prompt + generated).suffix(options.sampling.repetitionWindow)[...])
+            let recent = (prompt.suffix(options.sampling.repetitionWindow) + generated).suffix(options.sampling.repetitionWindow)
+            let choice = sampler.sample(logits, generated: generated, recent: recent)
             let token = choice.token
             generated.append(token)
             if reasoning {
@@ -191,7 +261,7 @@ struct GenerationLoop<Model: LanguageModel> {
                 break
             }
             if generated.count == maxTokens { break }
-            logits = try session.append(token)
+            logits = try await session.append(token)
         }
         if generated.last != eos {
             // Stopped by a stop string or the limit: close the completion as the model would have.

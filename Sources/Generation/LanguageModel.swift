@@ -15,6 +15,15 @@ public protocol LanguageModel: AnyObject, Sendable {
     /// Runs `tokens` after what `cache` holds and returns the logits of the last one. `progress` is
     /// told how many of the tokens are done (long prefills).
     func forward(_ tokens: [Int], cache: Cache, progress: ((Int) -> Void)?) throws -> [Float]
+    /// Runs several sequences (each with its own cache) in one pass; returns each one's last logits.
+    func forwardBatch(_ batch: [(tokens: [Int], cache: Cache)]) throws -> [[Float]]
+}
+
+extension LanguageModel {
+    /// One by one, for models without a batched pass.
+    public func forwardBatch(_ batch: [(tokens: [Int], cache: Cache)]) throws -> [[Float]] {
+        try batch.map { try forward($0.tokens, cache: $0.cache, progress: nil) }
+    }
 }
 
 extension DeepSeekV4Model: LanguageModel {
@@ -24,5 +33,9 @@ extension DeepSeekV4Model: LanguageModel {
 
     public func forward(_ tokens: [Int], cache: KVCache, progress: ((Int) -> Void)?) throws -> [Float] {
         try prefill(tokens, cache: cache, chunkSize: 256, progress: progress).logits
+    }
+
+    public func forwardBatch(_ batch: [(tokens: [Int], cache: KVCache)]) throws -> [[Float]] {
+        try forward(batch: batch).map(\.logits)
     }
 }

@@ -63,6 +63,8 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable, Sendable
     case contextTooLong(tokens: Int, limit: Int)
     case emptyPrompt
     case model(String)
+    /// Every slot is busy and the waiting queue is full.
+    case busy(queued: Int)
 
     public var description: String {
         switch self {
@@ -71,6 +73,7 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable, Sendable
             "the conversation needs \(tokens) tokens but the context holds \(limit); shorten it, lower max tokens, or raise the context size (--ctx)"
         case .emptyPrompt: "the prompt is empty"
         case .model(let message): message
+        case .busy(let queued): "the server is busy: all slots are generating and \(queued) requests are already waiting; retry later"
         }
     }
 }

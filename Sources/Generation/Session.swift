@@ -10,6 +10,8 @@
 
 public final class Session<Model: LanguageModel>: @unchecked Sendable {
     public let model: Model
+    /// Runs the forward passes, batched with other sessions' steps.
+    let batcher: Batcher<Model>
     /// The tokens the state holds, in order.
     public private(set) var tokens: [Int] = []
     private var cache: Model.Cache
@@ -18,8 +20,9 @@ public final class Session<Model: LanguageModel>: @unchecked Sendable {
     private var snapshots: [(tokens: [Int], cache: Model.Cache)] = []
     public let maxSnapshots: Int
 
-    public init(model: Model, maxSnapshots: Int = 4) {
-        self.model = model
+    init(batcher: Batcher<Model>, maxSnapshots: Int = 4) {
+        self.model = batcher.model
+        self.batcher = batcher
         self.cache = model.makeCache()
         self.maxSnapshots = maxSnapshots
     }
@@ -34,7 +37,7 @@ public final class Session<Model: LanguageModel>: @unchecked Sendable {
 
     /// Makes the state hold exactly `prompt` and returns how many of its tokens were reused (not
     /// recomputed) and the logits after its last token.
-    public func sync(_ prompt: [Int], progress: ((Int, Int) -> Void)? = nil) throws -> (reused: Int, logits: [Float]) {
+    public func sync(_ prompt: [Int], progress: ((Int, Int) -> Void)? = nil) async throws -> (reused: Int, logits: [Float]) {
         guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
         guard prompt.count <= model.contextLimit else {
             throw GenerationError.contextTooLong(tokens: prompt.count, limit: model.contextLimit)
@@ -49,26 +52,26 @@ public final class Session<Model: LanguageModel>: @unchecked Sendable {
         let reused = tokens.count
         let total = prompt.count - reused
         if reused < prompt.count - 1 {
-            try feed(Array(prompt[reused..<(prompt.count - 1)])) { progress?($0, total) }
+            try await feed(Array(prompt[reused..<(prompt.count - 1)])) { progress?($0, total) }
         }
         takeSnapshot()
-        let logits = try feed([prompt[prompt.count - 1]], progress: nil)
+        let logits = try await feed([prompt[prompt.count - 1]], progress: nil)
         progress?(total, total)
         return (reused, logits)
     }
 
     /// Feeds one more token (a sampled one) and returns the logits after it.
-    public func append(_ token: Int) throws -> [Float] {
+    public func append(_ token: Int) async throws -> [Float] {
         guard tokens.count < model.contextLimit else {
             throw GenerationError.contextTooLong(tokens: tokens.count + 1, limit: model.contextLimit)
         }
-        return try feed([token], progress: nil)
+        return try await feed([token], progress: nil)
     }
 
     @discardableResult
-    private func feed(_ new: [Int], progress: ((Int) -> Void)?) throws -> [Float] {
+    private func feed(_ new: [Int], progress: ((Int) -> Void)?) async throws -> [Float] {
         do {
-            let logits = try model.forward(new, cache: cache, progress: progress)
+            let logits = try await batcher.forward(new, cache: cache, progress: progress)
             tokens += new
             lastLogits = logits
             return logits

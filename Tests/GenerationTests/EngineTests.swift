@@ -203,3 +203,59 @@ struct TinyModelGenerationTests {
         #expect(cached == fresh)
     }
 }
+
+@Suite("Engine slots")
+struct EngineSlotTests {
+    let tokenizer = TestFiles.tokenizer
+
+    func user(_ text: String) -> Conversation { Conversation(messages: [Message(role: .user, text: text)], thinkingMode: .chat) }
+
+    @Test("concurrent requests on separate slots are decoded together in batches")
+    func batching() async throws {
+        let model = FakeModel(vocabularySize: tokenizer.vocabularySize)
+        model.delay = 0.001
+        let engine = Engine(model: model, tokenizer: tokenizer, parallel: 3)
+        let options = GenerationOptions(sampling: .greedy, maxTokens: 12)
+        try await withThrowingTaskGroup(of: Transcript.self) { group in
+            for i in 0..<3 { group.addTask { try await Transcript(engine.generate(user("Q\(i)"), options: options, session: nil)) } }
+            for try await t in group { #expect(t.finish?.1.completionTokens == 12) }
+        }
+        #expect(model.batchSizes.max() == 3)
+    }
+
+    @Test("beyond the slots and the queue, requests are refused as busy")
+    func busy() async throws {
+        let model = FakeModel(vocabularySize: tokenizer.vocabularySize)
+        model.delay = 0.01
+        let engine = Engine(model: model, tokenizer: tokenizer, parallel: 1, queueLimit: 1)
+        let long = GenerationOptions(sampling: .greedy, maxTokens: 50)
+        let first = engine.generate(user("one"), options: long, session: nil)
+        var it1 = first.makeAsyncIterator()
+        _ = try await it1.next()  // running
+        let second = engine.generate(user("two"), options: long, session: nil)
+        var it2 = second.makeAsyncIterator()
+        let waiter = Task { try await it2.next() }  // queued
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(engine.queued == 1)
+        await #expect(throws: GenerationError.busy(queued: 1)) {
+            _ = try await Transcript(engine.generate(user("three"), options: long, session: nil))
+        }
+        waiter.cancel()
+        _ = it1
+    }
+
+    @Test("a request that continues an earlier conversation lands on its slot and reuses its prefix")
+    func prefixReuseAcrossRequests() async throws {
+        let model = FakeModel(vocabularySize: tokenizer.vocabularySize)
+        let engine = Engine(model: model, tokenizer: tokenizer, parallel: 2)
+        var a = user("Tell me about whales, in some detail please.")
+        let options = GenerationOptions(sampling: .greedy, maxTokens: 4)
+        let first = try await Transcript(engine.generate(a, options: options, session: nil))
+        _ = try await Transcript(engine.generate(user("Something else entirely."), options: options, session: nil))
+        a.messages.append(Message(role: .assistant, text: first.content))
+        a.messages.append(Message(role: .user, text: "And dolphins?"))
+        let again = try await Transcript(engine.generate(a, options: options, session: nil))
+        let prompt = try engine.promptTokens(user("Tell me about whales, in some detail please."))
+        #expect((again.finish?.1.cachedPromptTokens ?? 0) >= prompt.count - 1)
+    }
+}

@@ -22,6 +22,16 @@ final class FakeModel: LanguageModel, @unchecked Sendable {
         self.contextLimit = contextLimit
     }
 
+    /// Sizes of the batches the model was asked to run.
+    private(set) var batchSizes: [Int] = []
+
+    func forwardBatch(_ batch: [(tokens: [Int], cache: Cache)]) throws -> [[Float]] {
+        lock.lock()
+        batchSizes.append(batch.count)
+        lock.unlock()
+        return try batch.map { try forward($0.tokens, cache: $0.cache, progress: nil) }
+    }
+
     func makeCache() -> Cache { Cache() }
     func copy(_ cache: Cache) -> Cache { let c = Cache(); c.tokens = cache.tokens; return c }
 
