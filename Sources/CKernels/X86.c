@@ -188,4 +188,130 @@ AVX2 float nw_dot_avx2(const float *a, const float *b, int64_t n) {
     return r;
 }
 
+// ---------------------------------------------------------------- AVX-512 fused decode kernels
+//
+// out[t, n] for up to 4 activation rows at once, decoding each weight vector once and multiplying it
+// into all rows straight from registers (no scratch row): the decode path, where every weight byte is
+// read from memory once per token and the arithmetic must keep up with the memory.
+
+#define MAXT 4
+
+AVX512 static inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
+
+/// Raw FP8 bits to float without the 2^120 bias factor (folded into the block scale by the caller).
+AVX512 static inline __m512 fp8x16_raw(__m512i v) {
+    __m512i sign = _mm512_slli_epi32(_mm512_and_si512(v, _mm512_set1_epi32(0x80)), 24);
+    __m512i low = _mm512_and_si512(v, _mm512_set1_epi32(0x7F));
+    return _mm512_castsi512_ps(_mm512_or_si512(sign, _mm512_slli_epi32(low, 20)));
+}
+
+AVX512 static inline float reduce(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+AVX512 static void fused_fp8(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
+                             int64_t n0, int64_t n1) {
+    const int64_t K = w->cols, kb = (K + 127) / 128;
+    for (int64_t n = n0; n < n1; n++) {
+        const uint8_t *src = (const uint8_t *)w->data + n * K;
+        const uint8_t *srow = w->scale + (n / 128) * kb;
+        __m512 acc[MAXT];
+        for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+        for (int64_t b = 0; b < kb; b++) {
+            const int64_t k0 = b * 128, k1 = k0 + 128 < K ? k0 + 128 : K;
+            __m512 part[MAXT];
+            for (int t = 0; t < T; t++) part[t] = _mm512_setzero_ps();
+            for (int64_t k = k0; k < k1; k += 16) {
+                const __mmask16 m = tail_mask(k1 - k);
+                __m512i v = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, src + k));
+                // A NaN code (never in real checkpoints) must still poison the result as in the reference.
+                if (__builtin_expect(_mm512_mask_cmpeq_epi32_mask(m, _mm512_and_si512(v, _mm512_set1_epi32(0x7F)), _mm512_set1_epi32(0x7F)) != 0, 0)) {
+                    for (int t = 0; t < T; t++) part[t] = _mm512_set1_ps(NAN);
+                    continue;
+                }
+                __m512 f = fp8x16_raw(v);
+                for (int t = 0; t < T; t++) part[t] = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(m, x + t * ldx + k), part[t]);
+            }
+            // 2^120 (the FP8 exponent bias shift) and the block's E8M0 scale 2^(e−127), applied in two
+            // exact steps so that neither can overflow on its own.
+            const __m512 s = _mm512_set1_ps(e8m0(srow[b]));
+            for (int t = 0; t < T; t++) acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(part[t], _mm512_set1_ps(0x1p120f)), s, acc[t]);
+        }
+        for (int t = 0; t < T; t++) out[t * ldo + n] = reduce(acc[t]);
+    }
+}
+
+AVX512 static void fused_fp4(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
+                             int64_t n0, int64_t n1) {
+    const int64_t K = w->cols;
+    const __m512 table = _mm512_loadu_ps(nw_fp4_e2m1_table);
+    const __m512i even = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i odd = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    for (int64_t n = n0; n < n1; n++) {
+        const uint8_t *src = (const uint8_t *)w->data + n * (K / 2);
+        const uint8_t *srow = w->scale + n * (K / 32);
+        __m512 acc[MAXT];
+        for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+        for (int64_t b = 0; b < K / 32; b++) {
+            const __m512 s = _mm512_set1_ps(e8m0(srow[b]));
+            __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(src + b * 16)));
+            __m512 lo = _mm512_permutexvar_ps(_mm512_and_si512(v, _mm512_set1_epi32(15)), table);
+            __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+            __m512 w0 = _mm512_mul_ps(_mm512_permutex2var_ps(lo, even, hi), s);
+            __m512 w1 = _mm512_mul_ps(_mm512_permutex2var_ps(lo, odd, hi), s);
+            for (int t = 0; t < T; t++) {
+                const float *xt = x + t * ldx + b * 32;
+                acc[t] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xt), acc[t]);
+                acc[t] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xt + 16), acc[t]);
+            }
+        }
+        for (int t = 0; t < T; t++) out[t * ldo + n] = reduce(acc[t]);
+    }
+}
+
+AVX512 static void fused_bf16(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
+                              int64_t n0, int64_t n1) {
+    const int64_t K = w->cols;
+    for (int64_t n = n0; n < n1; n++) {
+        const uint16_t *src = (const uint16_t *)((const uint8_t *)w->data + n * K * 2);
+        __m512 acc[MAXT];
+        for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+        for (int64_t k = 0; k < K; k += 16) {
+            const __mmask16 m = tail_mask(K - k);
+            __m512 f = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, src + k)), 16));
+            for (int t = 0; t < T; t++) acc[t] = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(m, x + t * ldx + k), acc[t]);
+        }
+        for (int t = 0; t < T; t++) out[t * ldo + n] = reduce(acc[t]);
+    }
+}
+
+AVX512 static void fused_f32(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
+                             int64_t n0, int64_t n1) {
+    const int64_t K = w->cols;
+    for (int64_t n = n0; n < n1; n++) {
+        const float *src = (const float *)((const uint8_t *)w->data + n * K * 4);
+        __m512 acc[MAXT];
+        for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+        for (int64_t k = 0; k < K; k += 16) {
+            const __mmask16 m = tail_mask(K - k);
+            __m512 f = _mm512_maskz_loadu_ps(m, src + k);
+            for (int t = 0; t < T; t++) acc[t] = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(m, x + t * ldx + k), acc[t]);
+        }
+        for (int t = 0; t < T; t++) out[t * ldo + n] = reduce(acc[t]);
+    }
+}
+
+void nw_matmul_fused_avx512(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
+                            int64_t n0, int64_t n1) {
+    for (int64_t t0 = 0; t0 < T; t0 += MAXT) {
+        const int rows = (int)(T - t0 < MAXT ? T - t0 : MAXT);
+        const float *xt = x + t0 * ldx;
+        float *ot = out + t0 * ldo;
+        switch (w->format) {
+        case NW_FORMAT_FP8: fused_fp8(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        case NW_FORMAT_FP4: fused_fp4(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        case NW_FORMAT_BF16: fused_bf16(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        default: fused_f32(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        }
+    }
+}
+
 #endif
