@@ -11,5 +11,6 @@ struct Narwhal: AsyncParsableCommand {
         subcommands: [
             InspectCommand.self,
             LogitsCommand.self,
+            MakeCheckpointCommand.self,
         ])
 }
