@@ -44,18 +44,29 @@ struct MakeCheckpointCommand: AsyncParsableCommand {
     @Flag(help: "Replace the checkpoint files of a non-empty --out (other files there are kept).")
     var force = false
 
-    func run() async throws {
+    /// Bad flag values are reported here, with this command's usage.
+    func validate() throws {
+        _ = try makeGenerator()
+    }
+
+    func makeGenerator() throws -> CheckpointGenerator {
         let shardBytes = try parseByteCount(shardSize, flag: "--shard-size")
-        let generator: CheckpointGenerator
         do {
             let config = try preset.config(layers: layers, experts: experts, vocabularySize: vocab)
-            generator = try CheckpointGenerator(config: config, seed: seed, shardSize: shardBytes)
+            return try CheckpointGenerator(config: config, seed: seed, shardSize: shardBytes)
         } catch let error as CheckpointGeneratorError {
             throw ValidationError(error.description)
         }
+    }
+
+    func run() async throws {
+        let generator = try makeGenerator()
         let directory = URL(fileURLWithPath: out)
-        let replaced = try prepareDirectory(directory)
-        try checkFreeSpace(at: directory, needed: generator.plan.totalSize, reclaimed: replaced)
+        // Check everything before deleting anything: a refused run leaves --out as it was.
+        let stale = try staleCheckpointFiles(in: directory)
+        let reclaimed = stale.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1.path)[.size] as? Int) ?? 0) }
+        try checkFreeSpace(at: directory, needed: generator.plan.totalSize, reclaimed: reclaimed)
+        for url in stale { try FileManager.default.removeItem(at: url) }
 
         let c = generator.config
         printError("generating \(preset.rawValue): \(c.numHiddenLayers) layers + MTP, hidden \(c.hiddenSize), "
@@ -74,25 +85,19 @@ struct MakeCheckpointCommand: AsyncParsableCommand {
         print("note: the weights are random; this is a test model for loading, speed and plumbing, it knows nothing.")
     }
 
-    /// Creates `directory` or checks that it may be written; with --force, removes the checkpoint files a
-    /// previous run left (shards of another count would otherwise linger). Returns the bytes removed.
-    func prepareDirectory(_ directory: URL) throws -> Int {
+    /// The checkpoint files of an earlier run in `directory` that --force replaces (shards of another count
+    /// would otherwise linger); other files stay. Refuses a non-empty directory without --force.
+    func staleCheckpointFiles(in directory: URL) throws -> [URL] {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
-        guard fm.fileExists(atPath: directory.path, isDirectory: &isDirectory) else { return 0 }
-        guard isDirectory.boolValue else { throw ValidationError("--out \(directory.path) is a file, not a directory") }
+        guard fm.fileExists(atPath: directory.path, isDirectory: &isDirectory) else { return [] }
+        guard isDirectory.boolValue else { throw CommandFailure("--out \(directory.path) is a file, not a directory") }
         let names = try fm.contentsOfDirectory(atPath: directory.path)
-        guard !names.isEmpty else { return 0 }
+        guard !names.isEmpty else { return [] }
         guard force else {
-            throw ValidationError("--out \(directory.path) is not empty; pass --force to replace the checkpoint in it")
+            throw CommandFailure("--out \(directory.path) is not empty; pass --force to replace the checkpoint in it")
         }
-        var removed = 0
-        for name in names where Self.isCheckpointFile(name) {
-            let url = directory.appendingPathComponent(name)
-            removed += (try? fm.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
-            try fm.removeItem(at: url)
-        }
-        return removed
+        return names.filter(Self.isCheckpointFile).sorted().map { directory.appendingPathComponent($0) }
     }
 
     static func isCheckpointFile(_ name: String) -> Bool {

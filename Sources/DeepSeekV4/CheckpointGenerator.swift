@@ -9,8 +9,9 @@
 // purpose: the generator writes the layout from spec §4.2 independently of the loader, and the tests check
 // it against the official fixtures' tensor tables and against the full-size totals of spec §4.1.
 //
-// Streaming: shards are written through `SafetensorsStreamWriter` from a fixed staging buffer that worker
-// threads fill chunk by chunk, so memory stays at the buffer size whatever the model size. Each file is
+// Streaming: shards are written through `SafetensorsStreamWriter` from two fixed staging buffers that
+// worker threads fill chunk by chunk while the other one is being written, so memory stays at 64 MiB
+// whatever the model size and generation overlaps the disk writes. Each file is
 // written atomically, config.json follows the shards and the index comes last, so a directory with an
 // index is complete.
 //
@@ -83,7 +84,7 @@ public struct CheckpointGenerator: Sendable {
     public func write(to directory: URL, progress: ((_ file: String, _ bytesDone: Int) -> Void)? = nil) throws -> Summary {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let fills = Dictionary(uniqueKeysWithValues: tensors.map { ($0.spec.name, $0.fill) })
-        let staging = StagingBuffer(capacity: Self.stagingBytes)
+        let staging = StagingBuffers(capacity: Self.stagingBytes)
         var files: [String] = []
         var bytes = 0
         var done = 0
@@ -95,6 +96,7 @@ public struct CheckpointGenerator: Sendable {
                 try stream(spec, fill: fills[spec.name]!, into: writer, staging: staging)
             }
             try staging.flush(to: writer)
+            try staging.drain()
             try writer.finish()
             files.append(shard.fileName)
             bytes += writer.headerBytes + writer.payloadBytes
@@ -110,13 +112,13 @@ public struct CheckpointGenerator: Sendable {
         return Summary(files: files, bytes: bytes, parameters: parameterCount, tensors: tensors.count)
     }
 
-    /// 64 MiB: large writes, and 64 chunks per fill round for the worker threads.
-    static let stagingBytes = 64 << 20
+    /// 32 MiB per staging buffer: large writes, and 32 chunks per fill round for the worker threads.
+    static let stagingBytes = 32 << 20
     /// Generation chunk: the unit of parallelism and of per-stream seeding (see RandomWeights.swift).
     static let chunkBytes = 1 << 20
 
-    /// Generates one tensor chunk by chunk into the staging buffer, flushing it to `writer` when full.
-    private func stream(_ spec: TensorSpec, fill: WeightFill, into writer: SafetensorsStreamWriter, staging: StagingBuffer) throws {
+    /// Generates one tensor chunk by chunk into the staging buffers, handing each to `writer` when full.
+    private func stream(_ spec: TensorSpec, fill: WeightFill, into writer: SafetensorsStreamWriter, staging: StagingBuffers) throws {
         let unit = fill.unitBytes(spec.dtype)
         let units = spec.byteCount / unit
         let unitsPerChunk = max(1, Self.chunkBytes / unit)
@@ -148,23 +150,75 @@ struct GeneratedTensor: Sendable {
     let fill: WeightFill
 }
 
-/// The output buffer between the fills and the file.
-private final class StagingBuffer {
-    let memory: UnsafeMutableRawBufferPointer
+/// Two output buffers between the fills and the file: while one is written on a background queue, the
+/// fills go on in the other, so generation and I/O overlap (each is about as fast as the other).
+private final class StagingBuffers: @unchecked Sendable {
+    private let buffers: [UnsafeMutableRawBufferPointer]
+    private var current = 0
+    /// Bytes filled in the current buffer.
     var used = 0
+    private let queue = DispatchQueue(label: "narwhal.checkpoint-writes")
+    /// Signalled by each finished write. Writes finish in submission order (serial queue), so with two
+    /// buffers the buffer to switch to is in flight exactly when two writes are.
+    private let finished = DispatchSemaphore(value: 0)
+    private var inFlight = 0
+    private let lock = NSLock()
+    private var failure: (any Error)?
 
     init(capacity: Int) {
-        memory = .allocate(byteCount: capacity, alignment: 64)
+        buffers = (0..<2).map { _ in .allocate(byteCount: capacity, alignment: 64) }
     }
 
-    deinit { memory.deallocate() }
+    deinit {
+        while inFlight > 0 {
+            finished.wait()
+            inFlight -= 1
+        }
+        for b in buffers { b.deallocate() }
+    }
 
-    var free: Int { memory.count - used }
-    var end: UnsafeMutableRawPointer { memory.baseAddress! + used }
+    var free: Int { buffers[current].count - used }
+    var end: UnsafeMutableRawPointer { buffers[current].baseAddress! + used }
 
+    /// Queues the filled part of the current buffer for `writer` and continues in the other buffer once
+    /// its previous write is done. Throws the error of any earlier write.
     func flush(to writer: SafetensorsStreamWriter) throws {
-        guard used > 0 else { return }
-        try writer.write(UnsafeRawBufferPointer(rebasing: memory[0..<used]))
-        used = 0
+        if used > 0 {
+            let bytes = UnsafeSendable(UnsafeRawBufferPointer(rebasing: buffers[current][0..<used]))
+            let target = UnsafeSendable(writer)
+            queue.async { [self] in
+                do {
+                    try target.value.write(bytes.value)
+                } catch {
+                    lock.lock()
+                    failure = failure ?? error
+                    lock.unlock()
+                }
+                finished.signal()
+            }
+            inFlight += 1
+            current = 1 - current
+            used = 0
+            if inFlight == 2 {
+                finished.wait()
+                inFlight -= 1
+            }
+        }
+        try rethrowFailure()
+    }
+
+    /// Waits for every queued write; throws the first write error.
+    func drain() throws {
+        while inFlight > 0 {
+            finished.wait()
+            inFlight -= 1
+        }
+        try rethrowFailure()
+    }
+
+    private func rethrowFailure() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw failure }
     }
 }

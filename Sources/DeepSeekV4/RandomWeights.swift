@@ -163,28 +163,32 @@ func fillChunk(_ out: UnsafeMutableRawPointer, fill: WeightFill, dtype: DType, u
     let count = units.count
     switch fill {
     case .fp8Codes:
-        let p = out.assumingMemoryBound(to: UInt8.self)
+        // Eight table lookups per draw, gathered into one 8-byte store; the tail byte by byte.
         RandomTables.fp8.withUnsafeBufferPointer { table in
             var i = 0
-            while i < count {
-                var r = rng.next()
-                for j in i..<min(i + 8, count) {
-                    p[j] = table[Int(r & 0xFF)]
-                    r >>= 8
-                }
+            while i + 8 <= count {
+                let r = rng.next()
+                var word: UInt64 = 0
+                for b in 0..<8 { word |= UInt64(table[Int((r >> (8 * b)) & 0xFF)]) << (8 * b) }
+                out.storeBytes(of: word.littleEndian, toByteOffset: i, as: UInt64.self)
                 i += 8
+            }
+            var r = rng.next()
+            for j in i..<count {
+                out.storeBytes(of: table[Int(r & 0xFF)], toByteOffset: j, as: UInt8.self)
+                r >>= 8
             }
         }
     case .fp4Codes:
-        let p = out.assumingMemoryBound(to: UInt8.self)
         var i = 0
-        while i < count {
-            var r = rng.next()
-            for j in i..<min(i + 8, count) {
-                p[j] = UInt8(truncatingIfNeeded: r)
-                r >>= 8
-            }
+        while i + 8 <= count {
+            out.storeBytes(of: rng.next().littleEndian, toByteOffset: i, as: UInt64.self)
             i += 8
+        }
+        var r = rng.next()
+        for j in i..<count {
+            out.storeBytes(of: UInt8(truncatingIfNeeded: r), toByteOffset: j, as: UInt8.self)
+            r >>= 8
         }
     case .scales(let k, let upper):
         let p = out.assumingMemoryBound(to: UInt8.self)
@@ -198,9 +202,9 @@ func fillChunk(_ out: UnsafeMutableRawPointer, fill: WeightFill, dtype: DType, u
         // head of the real shapes are 10⁹ values each).
         let values = RandomTables.normal.map { mean + std * $0 }
         if dtype == .bf16 {
-            fillFromTable(out, values.map { BFloat16.encode($0).littleEndian }, count, &rng)
+            fillFromTable(out, values.map { UInt64(BFloat16.encode($0)) }, bytesPerValue: 2, count, &rng)
         } else {
-            fillFromTable(out, values.map { $0.bitPattern.littleEndian }, count, &rng)
+            fillFromTable(out, values.map { UInt64($0.bitPattern) }, bytesPerValue: 4, count, &rng)
         }
     case .offsets(let means, let std):
         let first = units.lowerBound
@@ -218,20 +222,33 @@ func fillChunk(_ out: UnsafeMutableRawPointer, fill: WeightFill, dtype: DType, u
     }
 }
 
-/// out[i] = table[12 random bits], for a 4096-entry table; 16 bits of a draw per value. Raw stores:
-/// tensors sit back to back in the output buffer, so a BF16 tensor may start at an odd address.
-private func fillFromTable<T: FixedWidthInteger>(_ out: UnsafeMutableRawPointer, _ table: [T], _ count: Int,
-                                                 _ rng: inout Xoshiro256) {
-    let stride = MemoryLayout<T>.size
+/// out[i] = table[12 random bits] for a 4096-entry table of 2- or 4-byte values: one draw per 4 values,
+/// gathered into 8-byte little-endian stores. Raw stores: tensors sit back to back in the output buffer,
+/// so a BF16 tensor may start at an odd address.
+private func fillFromTable(_ out: UnsafeMutableRawPointer, _ table: [UInt64], bytesPerValue: Int, _ count: Int,
+                           _ rng: inout Xoshiro256) {
+    var g = rng  // a local copy stays in registers
+    defer { rng = g }
     table.withUnsafeBufferPointer { t in
+        @inline(__always) func value(_ r: UInt64, _ v: UInt64) -> UInt64 { t[Int((r >> (16 * v)) & 0xFFF)] }
         var i = 0
-        while i < count {
-            var r = rng.next()
-            for j in i..<min(i + 4, count) {
-                out.storeBytes(of: t[Int(r & 0xFFF)], toByteOffset: stride * j, as: T.self)
-                r >>= 16
+        while i + 4 <= count {
+            let r = g.next()
+            if bytesPerValue == 2 {
+                let word = value(r, 0) | value(r, 1) << 16 | value(r, 2) << 32 | value(r, 3) << 48
+                out.storeBytes(of: word.littleEndian, toByteOffset: 2 * i, as: UInt64.self)
+            } else {
+                out.storeBytes(of: (value(r, 0) | value(r, 1) << 32).littleEndian, toByteOffset: 4 * i, as: UInt64.self)
+                out.storeBytes(of: (value(r, 2) | value(r, 3) << 32).littleEndian, toByteOffset: 4 * i + 8, as: UInt64.self)
             }
             i += 4
+        }
+        let r = g.next()
+        for v in 0..<(count - i) {
+            let x = value(r, UInt64(v))
+            for b in 0..<bytesPerValue {
+                out.storeBytes(of: UInt8(truncatingIfNeeded: x >> (8 * b)), toByteOffset: bytesPerValue * (i + v) + b, as: UInt8.self)
+            }
         }
     }
 }
