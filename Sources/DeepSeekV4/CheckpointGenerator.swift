@@ -28,7 +28,9 @@ public struct CheckpointGenerator: Sendable {
     /// Default limit on a shard's payload (the official shards are about 3.5 GB).
     public static let defaultShardSize = 2_000_000_000
 
+    /// The configuration written to config.json and laid out in the shards.
     public let config: DeepSeekV4Config
+    /// Seeds every tensor's random streams.
     public let seed: UInt64
     /// Shard payload limit in bytes (a single larger tensor gets a shard alone).
     public let shardSize: Int
@@ -73,7 +75,9 @@ public struct CheckpointGenerator: Sendable {
         public var files: [String]
         /// Bytes of all those files.
         public var bytes: Int
+        /// ``CheckpointGenerator/parameterCount``.
         public var parameters: Int
+        /// Number of tensors in the shards.
         public var tensors: Int
     }
 
