@@ -1,6 +1,6 @@
 // `narwhal make-checkpoint`: writes a random-weight DeepSeek V4 checkpoint in the official layout, for
-// loading, speed and plumbing tests without downloading 160 GB. The weights are random: the model
-// produces fluent-looking logits and knows nothing.
+// loading, speed and plumbing tests without downloading 160 GB. The weights are random: the model gives
+// well-scaled, varied logits and knows nothing.
 
 import ArgumentParser
 import DeepSeekV4
@@ -55,6 +55,8 @@ struct MakeCheckpointCommand: AsyncParsableCommand {
             let config = try preset.config(layers: layers, experts: experts, vocabularySize: vocab)
             return try CheckpointGenerator(config: config, seed: seed, shardSize: shardBytes)
         } catch let error as CheckpointGeneratorError {
+            throw ValidationError(error.description)
+        } catch let error as ConfigError {
             throw ValidationError(error.description)
         }
     }

@@ -11,9 +11,8 @@
 //
 // Streaming: shards are written through `SafetensorsStreamWriter` from two fixed staging buffers that
 // worker threads fill chunk by chunk while the other one is being written, so memory stays at 64 MiB
-// whatever the model size and generation overlaps the disk writes. Each file is
-// written atomically, config.json follows the shards and the index comes last, so a directory with an
-// index is complete.
+// whatever the model size and generation overlaps the disk writes. Each file is written atomically,
+// config.json follows the shards and the index comes last, so a directory with an index is complete.
 //
 // Scale: the weights are random but sized so activations stay O(1) through every layer and the logits
 // vary from token to token (see `Gain`); the model is useful for loading, speed and plumbing tests and

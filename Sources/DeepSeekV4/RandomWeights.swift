@@ -9,8 +9,8 @@
 // 64-bit draw yields 8 FP8 codes or 4 table indices, which keeps generation far faster than the disk.
 //
 // Determinism: a tensor is cut into fixed chunks of ~1 MiB, and chunk c of tensor `name` draws from its
-// own stream seeded by (seed, name, c). Its bytes therefore depend only on the seed, its name and its
-// shape — not on shard boundaries, buffer sizes or how many threads fill chunks in parallel.
+// own stream seeded by (seed, name, c). Its bytes therefore depend only on the seed, its name, shape and
+// fill — not on shard boundaries, buffer sizes or how many threads fill chunks in parallel.
 
 import Foundation
 import Kernels
@@ -54,7 +54,8 @@ struct Xoshiro256 {
         return result
     }
 
-    /// A uniform integer in 0 ..< bound (multiply-shift; the bias is below 2^-40 for the bounds used here).
+    /// A uniform integer in 0 ..< bound by multiply-shift of 32 random bits: the bias, about bound/2^32, is
+    /// below 10⁻⁷ for expert counts.
     @inline(__always)
     mutating func next(below bound: Int) -> Int {
         Int(truncatingIfNeeded: (next() >> 32) &* UInt64(bound) >> 32)
