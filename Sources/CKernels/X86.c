@@ -1,7 +1,6 @@
 // x86-64 implementations with per-function target attributes: compiled into every build, called only
 // when the CPU reports the features (see MatMul.c). Dequantization decodes FP8 E4M3 by bit placement
-// (exponent and mantissa moved into a float32, then scaled by 2^120 — exact for every finite code; the
-// NaN codes are patched in by a compare) and FP4 E2M1 by a 16-entry permute table.
+// and integer exponent rebiasing (exact, no denormal intermediates) and FP4 E2M1 by a permute table.
 #if defined(__x86_64__)
 #include "Dispatch.h"
 
@@ -16,13 +15,22 @@ static inline float e8m0(uint8_t e) { return e == 255 ? NAN : ldexpf(1.0f, (int)
 
 // ---------------------------------------------------------------- AVX-512
 
-AVX512 static inline __m512 fp8x16_avx512(const uint8_t *p, __m512 scale) {
-    __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
-    __m512i sign = _mm512_slli_epi32(_mm512_and_si512(v, _mm512_set1_epi32(0x80)), 24);
-    __m512i low = _mm512_and_si512(v, _mm512_set1_epi32(0x7F));
-    __m512 f = _mm512_castsi512_ps(_mm512_or_si512(sign, _mm512_slli_epi32(low, 20)));
-    f = _mm512_mul_ps(_mm512_mul_ps(f, _mm512_set1_ps(0x1p120f)), scale);
+/// 16 FP8 E4M3 codes (zero-extended to 32 bits) → float32, exactly, without ever forming a denormal
+/// (denormal operands cost microcode assists): exponent and mantissa are moved into place and the
+/// exponent rebiased by integer addition (+120); subnormal codes (exponent 0) are rebiased by 121 and
+/// then shifted down by subtracting 2^-6. NaN codes (S.1111.111) are patched in by a compare.
+AVX512 static inline __m512 fp8x16_decode(__m512i v) {
+    const __m512i low = _mm512_and_si512(v, _mm512_set1_epi32(0x7F));
+    const __mmask16 sub = _mm512_cmpeq_epi32_mask(_mm512_and_si512(v, _mm512_set1_epi32(0x78)), _mm512_setzero_si512());
+    __m512i bits = _mm512_add_epi32(_mm512_slli_epi32(low, 20), _mm512_set1_epi32(120 << 23));
+    bits = _mm512_mask_add_epi32(bits, sub, bits, _mm512_set1_epi32(1 << 23));
+    __m512 f = _mm512_mask_sub_ps(_mm512_castsi512_ps(bits), sub, _mm512_castsi512_ps(bits), _mm512_set1_ps(0x1p-6f));
+    f = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(f), _mm512_slli_epi32(_mm512_and_si512(v, _mm512_set1_epi32(0x80)), 24)));
     return _mm512_mask_mov_ps(f, _mm512_cmpeq_epi32_mask(low, _mm512_set1_epi32(0x7F)), _mm512_set1_ps(NAN));
+}
+
+AVX512 static inline __m512 fp8x16_avx512(const uint8_t *p, __m512 scale) {
+    return _mm512_mul_ps(fp8x16_decode(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p))), scale);
 }
 
 AVX512 void nw_dequantize_row_avx512(const nw_matrix *w, int64_t n, float *row) {
@@ -102,14 +110,17 @@ AVX512 float nw_dot_avx512(const float *a, const float *b, int64_t n) {
 
 // ---------------------------------------------------------------- AVX2
 
+/// 8 FP8 codes → float32 exactly, without denormals (see fp8x16_decode).
 AVX2 static inline __m256 fp8x8_avx2(const uint8_t *p, __m256 scale) {
-    __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
-    __m256i sign = _mm256_slli_epi32(_mm256_and_si256(v, _mm256_set1_epi32(0x80)), 24);
-    __m256i low = _mm256_and_si256(v, _mm256_set1_epi32(0x7F));
-    __m256 f = _mm256_castsi256_ps(_mm256_or_si256(sign, _mm256_slli_epi32(low, 20)));
-    f = _mm256_mul_ps(_mm256_mul_ps(f, _mm256_set1_ps(0x1p120f)), scale);
-    __m256 nan = _mm256_castsi256_ps(_mm256_cmpeq_epi32(low, _mm256_set1_epi32(0x7F)));
-    return _mm256_blendv_ps(f, _mm256_set1_ps(NAN), nan);
+    const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+    const __m256i low = _mm256_and_si256(v, _mm256_set1_epi32(0x7F));
+    const __m256i sub = _mm256_cmpeq_epi32(_mm256_and_si256(v, _mm256_set1_epi32(0x78)), _mm256_setzero_si256());
+    __m256i bits = _mm256_add_epi32(_mm256_slli_epi32(low, 20), _mm256_set1_epi32(120 << 23));
+    bits = _mm256_add_epi32(bits, _mm256_and_si256(sub, _mm256_set1_epi32(1 << 23)));
+    __m256 f = _mm256_sub_ps(_mm256_castsi256_ps(bits), _mm256_and_ps(_mm256_castsi256_ps(sub), _mm256_set1_ps(0x1p-6f)));
+    f = _mm256_or_ps(f, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(v, _mm256_set1_epi32(0x80)), 24)));
+    const __m256 nan = _mm256_castsi256_ps(_mm256_cmpeq_epi32(low, _mm256_set1_epi32(0x7F)));
+    return _mm256_mul_ps(_mm256_blendv_ps(f, _mm256_set1_ps(NAN), nan), scale);
 }
 
 AVX2 void nw_dequantize_row_avx2(const nw_matrix *w, int64_t n, float *row) {
@@ -198,13 +209,6 @@ AVX2 float nw_dot_avx2(const float *a, const float *b, int64_t n) {
 
 AVX512 static inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
 
-/// Raw FP8 bits to float without the 2^120 bias factor (folded into the block scale by the caller).
-AVX512 static inline __m512 fp8x16_raw(__m512i v) {
-    __m512i sign = _mm512_slli_epi32(_mm512_and_si512(v, _mm512_set1_epi32(0x80)), 24);
-    __m512i low = _mm512_and_si512(v, _mm512_set1_epi32(0x7F));
-    return _mm512_castsi512_ps(_mm512_or_si512(sign, _mm512_slli_epi32(low, 20)));
-}
-
 AVX512 static inline float reduce(__m512 v) { return _mm512_reduce_add_ps(v); }
 
 AVX512 static void fused_fp8(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
@@ -221,19 +225,11 @@ AVX512 static void fused_fp8(const nw_matrix *w, const float *x, int64_t ldx, fl
             for (int t = 0; t < T; t++) part[t] = _mm512_setzero_ps();
             for (int64_t k = k0; k < k1; k += 16) {
                 const __mmask16 m = tail_mask(k1 - k);
-                __m512i v = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, src + k));
-                // A NaN code (never in real checkpoints) must still poison the result as in the reference.
-                if (__builtin_expect(_mm512_mask_cmpeq_epi32_mask(m, _mm512_and_si512(v, _mm512_set1_epi32(0x7F)), _mm512_set1_epi32(0x7F)) != 0, 0)) {
-                    for (int t = 0; t < T; t++) part[t] = _mm512_set1_ps(NAN);
-                    continue;
-                }
-                __m512 f = fp8x16_raw(v);
+                __m512 f = fp8x16_decode(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, src + k)));
                 for (int t = 0; t < T; t++) part[t] = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(m, x + t * ldx + k), part[t]);
             }
-            // 2^120 (the FP8 exponent bias shift) and the block's E8M0 scale 2^(e−127), applied in two
-            // exact steps so that neither can overflow on its own.
             const __m512 s = _mm512_set1_ps(e8m0(srow[b]));
-            for (int t = 0; t < T; t++) acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(part[t], _mm512_set1_ps(0x1p120f)), s, acc[t]);
+            for (int t = 0; t < T; t++) acc[t] = _mm512_fmadd_ps(part[t], s, acc[t]);
         }
         for (int t = 0; t < T; t++) out[t * ldo + n] = reduce(acc[t]);
     }

@@ -9,5 +9,6 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure speed.",
         subcommands: [
             BenchTokenizerCommand.self,
+            BenchKernelsCommand.self,
         ])
 }
