@@ -33,6 +33,7 @@ __attribute__((constructor)) static void choose_isa(void) {
     } else if (avx2) {
         dequantize_row = nw_dequantize_row_avx2;
         dot = nw_dot_avx2;
+        fused = nw_matmul_fused_avx2;
         isa_name = "avx2";
     }
 #endif

@@ -310,4 +310,150 @@ void nw_matmul_fused_avx512(const nw_matrix *w, const float *x, int64_t ldx, flo
     }
 }
 
+
+// ---------------------------------------------------------------- AVX2 fused decode kernels (as above, 8 wide)
+
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/// Loads n ≤ 8 floats, zero-filling the rest (the AVX2 tail).
+AVX2 static inline __m256 load_tail_avx2(const float *p, int64_t n) {
+    if (n >= 8) return _mm256_loadu_ps(p);
+    float b[8] = {0};
+    memcpy(b, p, (size_t)n * 4);
+    return _mm256_loadu_ps(b);
+}
+
+AVX2 static inline float reduce_avx2(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 static void fused_fp8_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
+                                int64_t n0, int64_t n1) {
+    const int64_t K = w->cols, kb = (K + 127) / 128;
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (int64_t n = n0; n < n1; n++) {
+        const uint8_t *src = (const uint8_t *)w->data + n * K;
+        const uint8_t *srow = w->scale + (n / 128) * kb;
+        __m256 acc[MAXT];
+        for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < kb; b++) {
+            const int64_t k0 = b * 128, k1 = min64(k0 + 128, K);
+            __m256 part[MAXT];
+            for (int t = 0; t < T; t++) part[t] = _mm256_setzero_ps();
+            int64_t k = k0;
+            for (; k + 8 <= k1; k += 8) {
+                __m256 f = fp8x8_avx2(src + k, one);
+                for (int t = 0; t < T; t++) part[t] = _mm256_fmadd_ps(f, _mm256_loadu_ps(x + t * ldx + k), part[t]);
+            }
+            if (k < k1) {
+                uint8_t tail[8] = {0};
+                memcpy(tail, src + k, (size_t)(k1 - k));
+                __m256 f = fp8x8_avx2(tail, one);
+                for (int t = 0; t < T; t++) part[t] = _mm256_fmadd_ps(f, load_tail_avx2(x + t * ldx + k, k1 - k), part[t]);
+            }
+            const __m256 s = _mm256_set1_ps(e8m0(srow[b]));
+            for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(part[t], s, acc[t]);
+        }
+        for (int t = 0; t < T; t++) out[t * ldo + n] = reduce_avx2(acc[t]);
+    }
+}
+
+AVX2 static void fused_fp4_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
+                                int64_t n0, int64_t n1) {
+    const int64_t K = w->cols;
+    const __m256 magnitudes = _mm256_loadu_ps(nw_fp4_e2m1_table);
+    for (int64_t n = n0; n < n1; n++) {
+        const uint8_t *src = (const uint8_t *)w->data + n * (K / 2);
+        const uint8_t *srow = w->scale + n * (K / 32);
+        __m256 acc[MAXT];
+        for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < K / 32; b++) {
+            const __m256 s = _mm256_set1_ps(e8m0(srow[b]));
+            for (int half = 0; half < 2; half++) {
+                __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(src + b * 16 + half * 8)));
+                __m256i lo = _mm256_and_si256(v, _mm256_set1_epi32(15));
+                __m256i hi = _mm256_srli_epi32(v, 4);
+                __m256 flo = _mm256_permutevar8x32_ps(magnitudes, lo);
+                __m256 fhi = _mm256_permutevar8x32_ps(magnitudes, hi);
+                flo = _mm256_xor_ps(flo, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(lo, _mm256_set1_epi32(8)), 28)));
+                fhi = _mm256_xor_ps(fhi, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(hi, _mm256_set1_epi32(8)), 28)));
+                __m256 a = _mm256_unpacklo_ps(flo, fhi), c = _mm256_unpackhi_ps(flo, fhi);
+                __m256 w0 = _mm256_mul_ps(_mm256_permute2f128_ps(a, c, 0x20), s);
+                __m256 w1 = _mm256_mul_ps(_mm256_permute2f128_ps(a, c, 0x31), s);
+                for (int t = 0; t < T; t++) {
+                    const float *xt = x + t * ldx + b * 32 + half * 16;
+                    acc[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt), acc[t]);
+                    acc[t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + 8), acc[t]);
+                }
+            }
+        }
+        for (int t = 0; t < T; t++) out[t * ldo + n] = reduce_avx2(acc[t]);
+    }
+}
+
+AVX2 static void fused_bf16_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
+                                 int64_t n0, int64_t n1) {
+    const int64_t K = w->cols;
+    for (int64_t n = n0; n < n1; n++) {
+        const uint8_t *src = (const uint8_t *)w->data + n * K * 2;
+        __m256 acc[MAXT];
+        for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+        int64_t k = 0;
+        for (; k + 8 <= K; k += 8) {
+            __m256 f = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + 2 * k))), 16));
+            for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(f, _mm256_loadu_ps(x + t * ldx + k), acc[t]);
+        }
+        for (int t = 0; t < T; t++) {
+            float r = reduce_avx2(acc[t]);
+            for (int64_t j = k; j < K; j++) {
+                uint16_t h;
+                memcpy(&h, src + 2 * j, 2);
+                uint32_t bits = (uint32_t)h << 16;
+                float f;
+                memcpy(&f, &bits, 4);
+                r += f * x[t * ldx + j];
+            }
+            out[t * ldo + n] = r;
+        }
+    }
+}
+
+AVX2 static void fused_f32_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
+                                int64_t n0, int64_t n1) {
+    const int64_t K = w->cols;
+    for (int64_t n = n0; n < n1; n++) {
+        const float *src = (const float *)((const uint8_t *)w->data + n * K * 4);
+        __m256 acc[MAXT];
+        for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+        int64_t k = 0;
+        for (; k + 8 <= K; k += 8) {
+            __m256 f = _mm256_loadu_ps(src + k);
+            for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(f, _mm256_loadu_ps(x + t * ldx + k), acc[t]);
+        }
+        for (int t = 0; t < T; t++) {
+            float r = reduce_avx2(acc[t]);
+            for (int64_t j = k; j < K; j++) r += src[j] * x[t * ldx + j];
+            out[t * ldo + n] = r;
+        }
+    }
+}
+
+void nw_matmul_fused_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
+                          int64_t n0, int64_t n1) {
+    for (int64_t t0 = 0; t0 < T; t0 += MAXT) {
+        const int rows = (int)(T - t0 < MAXT ? T - t0 : MAXT);
+        const float *xt = x + t0 * ldx;
+        float *ot = out + t0 * ldo;
+        switch (w->format) {
+        case NW_FORMAT_FP8: fused_fp8_avx2(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        case NW_FORMAT_FP4: fused_fp4_avx2(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        case NW_FORMAT_BF16: fused_bf16_avx2(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        default: fused_f32_avx2(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        }
+    }
+}
+
 #endif
