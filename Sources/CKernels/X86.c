@@ -11,7 +11,14 @@
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
-static inline float e8m0(uint8_t e) { return e == 255 ? NAN : ldexpf(1.0f, (int)e - 127); }
+/// E8M0 scale byte e → 2^(e−127) built from its bits (a libm call per block of 32 would cost more than the
+/// block's arithmetic); e = 0 is the subnormal 2^-127, 255 is NaN.
+static inline float e8m0(uint8_t e) {
+    uint32_t bits = e == 0 ? 0x00400000u : e == 255 ? 0x7FC00000u : (uint32_t)e << 23;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
 
 // ---------------------------------------------------------------- AVX-512
 
@@ -211,7 +218,7 @@ AVX512 static inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? (__mmask1
 
 AVX512 static inline float reduce(__m512 v) { return _mm512_reduce_add_ps(v); }
 
-AVX512 static void fused_fp8(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
+AVX512 static inline __attribute__((always_inline)) void fused_fp8(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
                              int64_t n0, int64_t n1) {
     const int64_t K = w->cols, kb = (K + 127) / 128;
     for (int64_t n = n0; n < n1; n++) {
@@ -235,7 +242,7 @@ AVX512 static void fused_fp8(const nw_matrix *w, const float *x, int64_t ldx, fl
     }
 }
 
-AVX512 static void fused_fp4(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
+AVX512 static inline __attribute__((always_inline)) void fused_fp4(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
                              int64_t n0, int64_t n1) {
     const int64_t K = w->cols;
     const __m512 table = _mm512_loadu_ps(nw_fp4_e2m1_table);
@@ -263,7 +270,7 @@ AVX512 static void fused_fp4(const nw_matrix *w, const float *x, int64_t ldx, fl
     }
 }
 
-AVX512 static void fused_bf16(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
+AVX512 static inline __attribute__((always_inline)) void fused_bf16(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
                               int64_t n0, int64_t n1) {
     const int64_t K = w->cols;
     for (int64_t n = n0; n < n1; n++) {
@@ -279,7 +286,7 @@ AVX512 static void fused_bf16(const nw_matrix *w, const float *x, int64_t ldx, f
     }
 }
 
-AVX512 static void fused_f32(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
+AVX512 static inline __attribute__((always_inline)) void fused_f32(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
                              int64_t n0, int64_t n1) {
     const int64_t K = w->cols;
     for (int64_t n = n0; n < n1; n++) {
@@ -295,6 +302,46 @@ AVX512 static void fused_f32(const nw_matrix *w, const float *x, int64_t ldx, fl
     }
 }
 
+/// fused_fp8 with the row count fixed at compile time, so the per-row accumulators stay in registers.
+AVX512 static void fused_fp8_t(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T, int64_t n0, int64_t n1) {
+    switch (T) {
+    case 1: fused_fp8(w, x, ldx, out, ldo, 1, n0, n1); break;
+    case 2: fused_fp8(w, x, ldx, out, ldo, 2, n0, n1); break;
+    case 3: fused_fp8(w, x, ldx, out, ldo, 3, n0, n1); break;
+    default: fused_fp8(w, x, ldx, out, ldo, 4, n0, n1); break;
+    }
+}
+
+/// fused_fp4 with the row count fixed at compile time, so the per-row accumulators stay in registers.
+AVX512 static void fused_fp4_t(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T, int64_t n0, int64_t n1) {
+    switch (T) {
+    case 1: fused_fp4(w, x, ldx, out, ldo, 1, n0, n1); break;
+    case 2: fused_fp4(w, x, ldx, out, ldo, 2, n0, n1); break;
+    case 3: fused_fp4(w, x, ldx, out, ldo, 3, n0, n1); break;
+    default: fused_fp4(w, x, ldx, out, ldo, 4, n0, n1); break;
+    }
+}
+
+/// fused_bf16 with the row count fixed at compile time, so the per-row accumulators stay in registers.
+AVX512 static void fused_bf16_t(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T, int64_t n0, int64_t n1) {
+    switch (T) {
+    case 1: fused_bf16(w, x, ldx, out, ldo, 1, n0, n1); break;
+    case 2: fused_bf16(w, x, ldx, out, ldo, 2, n0, n1); break;
+    case 3: fused_bf16(w, x, ldx, out, ldo, 3, n0, n1); break;
+    default: fused_bf16(w, x, ldx, out, ldo, 4, n0, n1); break;
+    }
+}
+
+/// fused_f32 with the row count fixed at compile time, so the per-row accumulators stay in registers.
+AVX512 static void fused_f32_t(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T, int64_t n0, int64_t n1) {
+    switch (T) {
+    case 1: fused_f32(w, x, ldx, out, ldo, 1, n0, n1); break;
+    case 2: fused_f32(w, x, ldx, out, ldo, 2, n0, n1); break;
+    case 3: fused_f32(w, x, ldx, out, ldo, 3, n0, n1); break;
+    default: fused_f32(w, x, ldx, out, ldo, 4, n0, n1); break;
+    }
+}
+
 void nw_matmul_fused_avx512(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                             int64_t n0, int64_t n1) {
     for (int64_t t0 = 0; t0 < T; t0 += MAXT) {
@@ -302,10 +349,10 @@ void nw_matmul_fused_avx512(const nw_matrix *w, const float *x, int64_t ldx, flo
         const float *xt = x + t0 * ldx;
         float *ot = out + t0 * ldo;
         switch (w->format) {
-        case NW_FORMAT_FP8: fused_fp8(w, xt, ldx, ot, ldo, rows, n0, n1); break;
-        case NW_FORMAT_FP4: fused_fp4(w, xt, ldx, ot, ldo, rows, n0, n1); break;
-        case NW_FORMAT_BF16: fused_bf16(w, xt, ldx, ot, ldo, rows, n0, n1); break;
-        default: fused_f32(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        case NW_FORMAT_FP8: fused_fp8_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        case NW_FORMAT_FP4: fused_fp4_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        case NW_FORMAT_BF16: fused_bf16_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        default: fused_f32_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
         }
     }
 }
@@ -330,7 +377,7 @@ AVX2 static inline float reduce_avx2(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-AVX2 static void fused_fp8_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
+AVX2 static inline __attribute__((always_inline)) void fused_fp8_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
                                 int64_t n0, int64_t n1) {
     const int64_t K = w->cols, kb = (K + 127) / 128;
     const __m256 one = _mm256_set1_ps(1.0f);
@@ -361,7 +408,7 @@ AVX2 static void fused_fp8_avx2(const nw_matrix *w, const float *x, int64_t ldx,
     }
 }
 
-AVX2 static void fused_fp4_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
+AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
                                 int64_t n0, int64_t n1) {
     const int64_t K = w->cols;
     const __m256 magnitudes = _mm256_loadu_ps(nw_fp4_e2m1_table);
@@ -394,7 +441,7 @@ AVX2 static void fused_fp4_avx2(const nw_matrix *w, const float *x, int64_t ldx,
     }
 }
 
-AVX2 static void fused_bf16_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
+AVX2 static inline __attribute__((always_inline)) void fused_bf16_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
                                  int64_t n0, int64_t n1) {
     const int64_t K = w->cols;
     for (int64_t n = n0; n < n1; n++) {
@@ -421,7 +468,7 @@ AVX2 static void fused_bf16_avx2(const nw_matrix *w, const float *x, int64_t ldx
     }
 }
 
-AVX2 static void fused_f32_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
+AVX2 static inline __attribute__((always_inline)) void fused_f32_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
                                 int64_t n0, int64_t n1) {
     const int64_t K = w->cols;
     for (int64_t n = n0; n < n1; n++) {
@@ -441,6 +488,46 @@ AVX2 static void fused_f32_avx2(const nw_matrix *w, const float *x, int64_t ldx,
     }
 }
 
+/// fused_fp8_avx2 with the row count fixed at compile time, so the per-row accumulators stay in registers.
+AVX2 static void fused_fp8_avx2_t(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T, int64_t n0, int64_t n1) {
+    switch (T) {
+    case 1: fused_fp8_avx2(w, x, ldx, out, ldo, 1, n0, n1); break;
+    case 2: fused_fp8_avx2(w, x, ldx, out, ldo, 2, n0, n1); break;
+    case 3: fused_fp8_avx2(w, x, ldx, out, ldo, 3, n0, n1); break;
+    default: fused_fp8_avx2(w, x, ldx, out, ldo, 4, n0, n1); break;
+    }
+}
+
+/// fused_fp4_avx2 with the row count fixed at compile time, so the per-row accumulators stay in registers.
+AVX2 static void fused_fp4_avx2_t(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T, int64_t n0, int64_t n1) {
+    switch (T) {
+    case 1: fused_fp4_avx2(w, x, ldx, out, ldo, 1, n0, n1); break;
+    case 2: fused_fp4_avx2(w, x, ldx, out, ldo, 2, n0, n1); break;
+    case 3: fused_fp4_avx2(w, x, ldx, out, ldo, 3, n0, n1); break;
+    default: fused_fp4_avx2(w, x, ldx, out, ldo, 4, n0, n1); break;
+    }
+}
+
+/// fused_bf16_avx2 with the row count fixed at compile time, so the per-row accumulators stay in registers.
+AVX2 static void fused_bf16_avx2_t(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T, int64_t n0, int64_t n1) {
+    switch (T) {
+    case 1: fused_bf16_avx2(w, x, ldx, out, ldo, 1, n0, n1); break;
+    case 2: fused_bf16_avx2(w, x, ldx, out, ldo, 2, n0, n1); break;
+    case 3: fused_bf16_avx2(w, x, ldx, out, ldo, 3, n0, n1); break;
+    default: fused_bf16_avx2(w, x, ldx, out, ldo, 4, n0, n1); break;
+    }
+}
+
+/// fused_f32_avx2 with the row count fixed at compile time, so the per-row accumulators stay in registers.
+AVX2 static void fused_f32_avx2_t(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T, int64_t n0, int64_t n1) {
+    switch (T) {
+    case 1: fused_f32_avx2(w, x, ldx, out, ldo, 1, n0, n1); break;
+    case 2: fused_f32_avx2(w, x, ldx, out, ldo, 2, n0, n1); break;
+    case 3: fused_f32_avx2(w, x, ldx, out, ldo, 3, n0, n1); break;
+    default: fused_f32_avx2(w, x, ldx, out, ldo, 4, n0, n1); break;
+    }
+}
+
 void nw_matmul_fused_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                           int64_t n0, int64_t n1) {
     for (int64_t t0 = 0; t0 < T; t0 += MAXT) {
@@ -448,10 +535,10 @@ void nw_matmul_fused_avx2(const nw_matrix *w, const float *x, int64_t ldx, float
         const float *xt = x + t0 * ldx;
         float *ot = out + t0 * ldo;
         switch (w->format) {
-        case NW_FORMAT_FP8: fused_fp8_avx2(w, xt, ldx, ot, ldo, rows, n0, n1); break;
-        case NW_FORMAT_FP4: fused_fp4_avx2(w, xt, ldx, ot, ldo, rows, n0, n1); break;
-        case NW_FORMAT_BF16: fused_bf16_avx2(w, xt, ldx, ot, ldo, rows, n0, n1); break;
-        default: fused_f32_avx2(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        case NW_FORMAT_FP8: fused_fp8_avx2_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        case NW_FORMAT_FP4: fused_fp4_avx2_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        case NW_FORMAT_BF16: fused_bf16_avx2_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        default: fused_f32_avx2_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
         }
     }
 }
