@@ -6,6 +6,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
@@ -408,8 +409,11 @@ AVX2 static inline __attribute__((always_inline)) void fused_fp8_avx2(const nw_m
     }
 }
 
-AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
-                                int64_t n0, int64_t n1) {
+/// x must be de-interleaved per 32-value block — [x0, x2, …, x30, x1, x3, …, x31] — so that the low nibbles
+/// (even columns) and the high nibbles (odd columns) of the packed weights meet their activations without
+/// any lane shuffling of the weights (see nw_matmul_fused_avx2).
+AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out,
+                                                                    int64_t ldo, int T, int64_t n0, int64_t n1) {
     const int64_t K = w->cols;
     const __m256 magnitudes = _mm256_loadu_ps(nw_fp4_e2m1_table);
     for (int64_t n = n0; n < n1; n++) {
@@ -418,24 +422,25 @@ AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2(const nw_m
         __m256 acc[MAXT];
         for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
         for (int64_t b = 0; b < K / 32; b++) {
-            const __m256 s = _mm256_set1_ps(e8m0(srow[b]));
+            __m256 part[MAXT];
+            for (int t = 0; t < T; t++) part[t] = _mm256_setzero_ps();
             for (int half = 0; half < 2; half++) {
                 __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(src + b * 16 + half * 8)));
                 __m256i lo = _mm256_and_si256(v, _mm256_set1_epi32(15));
                 __m256i hi = _mm256_srli_epi32(v, 4);
-                __m256 flo = _mm256_permutevar8x32_ps(magnitudes, lo);
-                __m256 fhi = _mm256_permutevar8x32_ps(magnitudes, hi);
-                flo = _mm256_xor_ps(flo, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(lo, _mm256_set1_epi32(8)), 28)));
-                fhi = _mm256_xor_ps(fhi, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(hi, _mm256_set1_epi32(8)), 28)));
-                __m256 a = _mm256_unpacklo_ps(flo, fhi), c = _mm256_unpackhi_ps(flo, fhi);
-                __m256 w0 = _mm256_mul_ps(_mm256_permute2f128_ps(a, c, 0x20), s);
-                __m256 w1 = _mm256_mul_ps(_mm256_permute2f128_ps(a, c, 0x31), s);
+                // Magnitude from the table (the permute reads the low 3 bits), sign from bit 3.
+                __m256 flo = _mm256_xor_ps(_mm256_permutevar8x32_ps(magnitudes, lo),
+                                           _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(lo, _mm256_set1_epi32(8)), 28)));
+                __m256 fhi = _mm256_xor_ps(_mm256_permutevar8x32_ps(magnitudes, hi),
+                                           _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(hi, _mm256_set1_epi32(8)), 28)));
                 for (int t = 0; t < T; t++) {
-                    const float *xt = x + t * ldx + b * 32 + half * 16;
-                    acc[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt), acc[t]);
-                    acc[t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + 8), acc[t]);
+                    const float *xt = x + t * ldx + b * 32 + half * 8;
+                    part[t] = _mm256_fmadd_ps(flo, _mm256_loadu_ps(xt), part[t]);
+                    part[t] = _mm256_fmadd_ps(fhi, _mm256_loadu_ps(xt + 16), part[t]);
                 }
             }
+            const __m256 s = _mm256_set1_ps(e8m0(srow[b]));
+            for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(part[t], s, acc[t]);
         }
         for (int t = 0; t < T; t++) out[t * ldo + n] = reduce_avx2(acc[t]);
     }
@@ -530,13 +535,40 @@ AVX2 static void fused_f32_avx2_t(const nw_matrix *w, const float *x, int64_t ld
 
 void nw_matmul_fused_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                           int64_t n0, int64_t n1) {
+    if (w->format == NW_FORMAT_FP4) {
+        // De-interleave the activations once per call (T·K moves against N·K weight decodes).
+        const int64_t K = w->cols;
+        float *xd = malloc((size_t)(T * K) * sizeof(float));
+        if (xd) {
+            for (int64_t t = 0; t < T; t++)
+                for (int64_t k = 0; k < K; k += 32)
+                    for (int j = 0; j < 16; j++) {
+                        xd[t * K + k + j] = x[t * ldx + k + 2 * j];
+                        xd[t * K + k + 16 + j] = x[t * ldx + k + 2 * j + 1];
+                    }
+            for (int64_t t0 = 0; t0 < T; t0 += MAXT) {
+                const int rows = (int)(T - t0 < MAXT ? T - t0 : MAXT);
+                fused_fp4_avx2_t(w, xd + t0 * K, K, out + t0 * ldo, ldo, rows, n0, n1);
+            }
+            free(xd);
+            return;
+        }
+    }
     for (int64_t t0 = 0; t0 < T; t0 += MAXT) {
         const int rows = (int)(T - t0 < MAXT ? T - t0 : MAXT);
         const float *xt = x + t0 * ldx;
         float *ot = out + t0 * ldo;
         switch (w->format) {
         case NW_FORMAT_FP8: fused_fp8_avx2_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
-        case NW_FORMAT_FP4: fused_fp4_avx2_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        case NW_FORMAT_FP4: {
+            // Reached only when the de-interleaved copy could not be allocated: decode row by row.
+            float row[w->cols];
+            for (int64_t n = n0; n < n1; n++) {
+                nw_dequantize_row_avx2(w, n, row);
+                for (int t = 0; t < rows; t++) ot[t * ldo + n] = nw_dot_avx2(row, xt + t * ldx, w->cols);
+            }
+            break;
+        }
         case NW_FORMAT_BF16: fused_bf16_avx2_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
         default: fused_f32_avx2_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
         }
