@@ -1,0 +1,157 @@
+// Reply: one generation's events gathered into the assistant message they make up, with the usage and
+// the timings front ends report. The chat appends `message` to its history (so the next turn's prompt
+// repeats this turn and the session reuses its cache), `narwhal run --json` prints `json`, and both show
+// `speed`.
+//
+// Timing: the prefill ends with the last `.prefill` event (or, when the whole prompt came from the cache
+// and there is none, with the first token); decoding ends with `.finish`, or when the front end stops
+// reading (`stop(at:)`). The first completion token is sampled from the prefill's logits, so decoding
+// runs one forward pass fewer than it yields tokens; the decode speed counts forward passes, as
+// llama.cpp does.
+//
+// Token counts while the generation runs come from `.logprobs` events (one per token), when the options
+// asked for them; `.finish` brings the exact usage at the end either way.
+
+import Tokenizers
+
+/// An assistant reply assembled from ``GenerationEvent``s.
+public struct Reply: Sendable {
+    /// Prefill and decode throughput of one reply.
+    public struct Speed: Sendable, Equatable {
+        /// Prompt tokens computed (not found in the cache).
+        public var prefillTokens: Int
+        public var prefillSeconds: Double
+        /// Forward passes while decoding (completion tokens − 1).
+        public var decodeTokens: Int
+        public var decodeSeconds: Double
+
+        /// Prompt tokens computed per second; nil when none were computed.
+        public var prefillTokensPerSecond: Double? {
+            prefillTokens > 0 && prefillSeconds > 0 ? Double(prefillTokens) / prefillSeconds : nil
+        }
+
+        /// Completion tokens per second; nil with fewer than two tokens.
+        public var decodeTokensPerSecond: Double? {
+            decodeTokens > 0 && decodeSeconds > 0 ? Double(decodeTokens) / decodeSeconds : nil
+        }
+    }
+
+    /// The mode the prompt was rendered in: in thinking mode the completion starts with reasoning.
+    public let thinkingMode: ThinkingMode
+    public private(set) var content = ""
+    public private(set) var reasoning = ""
+    public private(set) var toolCalls: [ToolCall] = []
+    /// Set by `.finish`; nil while running and when the reply was stopped.
+    public private(set) var finishReason: FinishReason?
+    /// Set by `.finish`.
+    public private(set) var usage: Usage?
+    /// Prompt tokens being computed (of the latest `.prefill` event): `total` and how many are `done`.
+    public private(set) var prefill: (done: Int, total: Int)?
+    /// Completion tokens seen so far (from `.logprobs` events, else from the usage at the end).
+    public private(set) var tokenCount = 0
+    /// Of those, the reasoning tokens up to and including `</think>`.
+    public private(set) var reasoningTokenCount = 0
+
+    private var reasoningOpen: Bool
+    private let start: ContinuousClock.Instant
+    private var prefillEnd: ContinuousClock.Instant?
+    private var end: ContinuousClock.Instant?
+
+    /// A reply to a prompt rendered in `thinkingMode`, whose generation started at `start`.
+    public init(thinkingMode: ThinkingMode, start: ContinuousClock.Instant = .now) {
+        self.thinkingMode = thinkingMode
+        self.start = start
+        reasoningOpen = thinkingMode == .thinking
+    }
+
+    /// True once `.finish` arrived or `stop(at:)` was called.
+    public var isComplete: Bool { end != nil }
+
+    /// Takes in the next event, received at `time`.
+    public mutating func record(_ event: GenerationEvent, at time: ContinuousClock.Instant = .now) {
+        if case .prefill(let done, let total) = event {
+            prefill = (done, total)
+            prefillEnd = time
+            return
+        }
+        if prefillEnd == nil { prefillEnd = time }
+        switch event {
+        case .prefill: break
+        case .reasoning(let text): reasoning += text
+        case .content(let text): content += text
+        case .toolCall(let call): toolCalls.append(call)
+        case .logprobs(let lp):
+            tokenCount += 1
+            if reasoningOpen {
+                reasoningTokenCount += 1
+                if lp.chosen.token == DeepSeekV4ChatFormat.Token.thinkingEnd { reasoningOpen = false }
+            }
+        case .finish(let reason, let usage):
+            finishReason = reason
+            self.usage = usage
+            tokenCount = usage.completionTokens
+            reasoningTokenCount = usage.reasoningTokens
+            end = time
+        }
+    }
+
+    /// Marks the reply as stopped early by the reader (e.g. Ctrl-C) at `time`.
+    public mutating func stop(at time: ContinuousClock.Instant = .now) {
+        if end == nil { end = time }
+    }
+
+    /// Whether the model is still reasoning (thinking mode, `</think>` not produced yet, no answer yet).
+    public var isReasoning: Bool { reasoningOpen && content.isEmpty && toolCalls.isEmpty }
+
+    /// The reply as an assistant message for the conversation history: content, reasoning (when there
+    /// is any) and tool calls.
+    public var message: Message {
+        Message(
+            role: .assistant, content: .text(content), reasoningContent: reasoning.isEmpty ? nil : reasoning,
+            toolCalls: toolCalls)
+    }
+
+    /// Throughput so far (up to the end once complete).
+    public func speed(now: ContinuousClock.Instant = .now) -> Speed {
+        let prefillEnd = prefillEnd ?? end ?? now
+        let end = end ?? now
+        return Speed(
+            prefillTokens: prefill?.total ?? 0, prefillSeconds: seconds(prefillEnd - start),
+            decodeTokens: max(0, tokenCount - 1), decodeSeconds: seconds(end - prefillEnd))
+    }
+
+    /// The final message in the shape of DeepSeek's chat completion API: `role`, `content`,
+    /// `reasoning_content` (null in non-think mode), `tool_calls` when there are any, `finish_reason`
+    /// (null when stopped early) and `usage`.
+    public var json: JSONValue {
+        var object: JSONObject = [
+            "role": "assistant", "content": .string(content),
+            "reasoning_content": thinkingMode == .thinking ? .string(reasoning) : .null,
+        ]
+        if !toolCalls.isEmpty {
+            object["tool_calls"] = .array(
+                toolCalls.enumerated().map { index, call in
+                    guard case .object(var json) = call.openAIJSON else { return call.openAIJSON }
+                    json["id"] = .string(call.id ?? "call_\(index)")
+                    return .object(json)
+                })
+        }
+        object["finish_reason"] = finishReason.map { .string($0.rawValue) } ?? .null
+        let u = usage ?? Usage(completionTokens: tokenCount, reasoningTokens: reasoningTokenCount)
+        object["usage"] = [
+            "prompt_tokens": .integer(String(u.promptTokens)),
+            "completion_tokens": .integer(String(u.completionTokens)),
+            "total_tokens": .integer(String(u.promptTokens + u.completionTokens)),
+            "prompt_cache_hit_tokens": .integer(String(u.cachedPromptTokens)),
+            "prompt_cache_miss_tokens": .integer(String(u.promptTokens - u.cachedPromptTokens)),
+            "reasoning_tokens": .integer(String(u.reasoningTokens)),
+            // Where OpenAI-style clients look for it.
+            "completion_tokens_details": ["reasoning_tokens": .integer(String(u.reasoningTokens))],
+        ]
+        return .object(object)
+    }
+
+    private func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+}
