@@ -119,14 +119,22 @@ final class ChatLoop {
     private func answer(_ text: String, interrupts: InterruptHandler) async {
         transcript.messages.append(Message(role: .user, text: text))
         let conversation = transcript.conversation
+        // Known up front so that an answer stopped by Ctrl-C still reports its prompt and cache use.
+        let promptTokens = try? engine.promptTokens(conversation).count
         let stream = engine.generate(conversation, options: flags.options(perTokenEvents: true), session: sessionID)
         let display = display
         let output = output
         let reader = Task { () async throws -> Reply in
             let printer = ReplyPrinter(
-                thinkingMode: conversation.thinkingMode, display: display, content: output, reasoning: output)
+                thinkingMode: conversation.thinkingMode, promptTokens: promptTokens, display: display, content: output,
+                reasoning: output)
             // A cancelled reader gets no more events: the loop ends early and the reply stays incomplete.
-            for try await event in stream { printer.handle(event) }
+            do {
+                for try await event in stream { printer.handle(event) }
+            } catch {
+                printer.finish()
+                throw error
+            }
             printer.finish()
             var reply = printer.reply
             reply.stop()
@@ -161,8 +169,6 @@ final class ChatLoop {
         if let usage = reply.usage {
             cachedPromptTokens += usage.cachedPromptTokens
             computedPromptTokens += usage.promptTokens - usage.cachedPromptTokens
-        } else if let prefill = reply.prefill {
-            computedPromptTokens += prefill.total
         }
     }
 

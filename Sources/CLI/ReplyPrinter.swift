@@ -30,8 +30,10 @@ final class ReplyPrinter {
     ///   - display: how reasoning is shown
     ///   - content: where the answer goes (stdout)
     ///   - reasoning: where reasoning goes (stdout, or stderr for `run`)
-    init(thinkingMode: ThinkingMode, display: ReasoningDisplay, content: TerminalStream, reasoning: TerminalStream) {
-        reply = Reply(thinkingMode: thinkingMode)
+    ///   - promptTokens: the prompt's length, if known (usage of a reply stopped early)
+    init(thinkingMode: ThinkingMode, promptTokens: Int? = nil, display: ReasoningDisplay, content: TerminalStream,
+         reasoning: TerminalStream) {
+        reply = Reply(thinkingMode: thinkingMode, promptTokens: promptTokens)
         self.display = display
         self.content = content
         reasoningStream = reasoning

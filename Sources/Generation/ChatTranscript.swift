@@ -108,34 +108,35 @@ public struct ChatTranscript: Sendable, Equatable {
 
     /// Writes the transcript to `url` atomically (a temporary file renamed into place).
     public func write(to url: URL) throws(ChatTranscriptError) {
+        var isDirectory: ObjCBool = false
+        let parent = url.deletingLastPathComponent()
+        guard FileManager.default.fileExists(atPath: parent.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw .cannotWrite(path: url.path, reason: "the directory \(parent.path) does not exist")
+        }
         do {
             try Data(jsonText.utf8).write(to: url, options: .atomic)
         } catch {
-            throw .cannotWrite(path: url.path, reason: Self.reason(error))
+            throw .cannotWrite(path: url.path, reason: (error as NSError).localizedDescription)
         }
     }
 
     /// Reads a transcript file; see ``init(jsonText:currentMode:)``.
     public static func read(from url: URL, currentMode: ReasoningMode = .think) throws(ChatTranscriptError) -> ChatTranscript {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw .cannotRead(path: url.path, reason: "no such file")
+        }
+        guard !isDirectory.boolValue else { throw .cannotRead(path: url.path, reason: "it is a directory") }
         let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw .cannotRead(path: url.path, reason: reason(error)) }
+        do { data = try Data(contentsOf: url) } catch {
+            throw .cannotRead(path: url.path, reason: (error as NSError).localizedDescription)
+        }
         guard let text = String(data: data, encoding: .utf8) else {
             throw .cannotRead(path: url.path, reason: "it is not UTF-8 text")
         }
         do { return try ChatTranscript(jsonText: text, currentMode: currentMode) } catch {
             throw error.in(file: url.path)
         }
-    }
-
-    /// A short reason from a Foundation file error ("No such file or directory" rather than a dump).
-    private static func reason(_ error: any Error) -> String {
-        let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
-            let posix = POSIXErrorCode(rawValue: Int32(underlying.code)), underlying.domain == NSPOSIXErrorDomain
-        {
-            return String(cString: strerror(posix.rawValue))
-        }
-        return nsError.localizedDescription
     }
 }
 

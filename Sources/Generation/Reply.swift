@@ -43,7 +43,7 @@ public struct Reply: Sendable {
     public private(set) var toolCalls: [ToolCall] = []
     /// Set by `.finish`; nil while running and when the reply was stopped.
     public private(set) var finishReason: FinishReason?
-    /// Set by `.finish`.
+    /// Set by `.finish`, or from what was seen when stopped early (see ``stop(at:)``).
     public private(set) var usage: Usage?
     /// Prompt tokens being computed (of the latest `.prefill` event): `total` and how many are `done`.
     public private(set) var prefill: (done: Int, total: Int)?
@@ -57,9 +57,14 @@ public struct Reply: Sendable {
     private var prefillEnd: ContinuousClock.Instant?
     private var end: ContinuousClock.Instant?
 
-    /// A reply to a prompt rendered in `thinkingMode`, whose generation started at `start`.
-    public init(thinkingMode: ThinkingMode, start: ContinuousClock.Instant = .now) {
+    /// The prompt's length when the front end knows it, to report the usage of a reply stopped early.
+    public let promptTokens: Int?
+
+    /// A reply to a prompt of `promptTokens` tokens (if known) rendered in `thinkingMode`, whose
+    /// generation started at `start`.
+    public init(thinkingMode: ThinkingMode, promptTokens: Int? = nil, start: ContinuousClock.Instant = .now) {
         self.thinkingMode = thinkingMode
+        self.promptTokens = promptTokens
         self.start = start
         reasoningOpen = thinkingMode == .thinking
     }
@@ -95,9 +100,17 @@ public struct Reply: Sendable {
         }
     }
 
-    /// Marks the reply as stopped early by the reader (e.g. Ctrl-C) at `time`.
+    /// Marks the reply as stopped early by the reader (e.g. Ctrl-C) at `time`. When the prompt's length
+    /// is known and the prefill got far enough to tell, the usage is filled in from what was seen: the
+    /// prompt tokens not computed came from the cache (a prompt held entirely needs no prefill events).
     public mutating func stop(at time: ContinuousClock.Instant = .now) {
-        if end == nil { end = time }
+        guard end == nil else { return }
+        end = time
+        if usage == nil, let promptTokens, prefill != nil || tokenCount > 0 {
+            usage = Usage(
+                promptTokens: promptTokens, cachedPromptTokens: promptTokens - (prefill?.total ?? 0),
+                completionTokens: tokenCount, reasoningTokens: reasoningTokenCount)
+        }
     }
 
     /// Whether the model is still reasoning (thinking mode, `</think>` not produced yet, no answer yet).

@@ -66,6 +66,19 @@ struct ReplyTests {
         #expect(json["usage"]?.objectValue?["completion_tokens"] == 1)
     }
 
+    @Test("a stopped reply with a known prompt length reports its usage from what was seen")
+    func stoppedUsage() {
+        var reply = Reply(thinkingMode: .chat, promptTokens: 30)
+        reply.record(.prefill(done: 12, total: 12))
+        for _ in 0..<3 { reply.record(logprobs("x")) }
+        reply.stop()
+        #expect(reply.usage == Usage(promptTokens: 30, cachedPromptTokens: 18, completionTokens: 3))
+        // Stopped before the first prefill chunk finished: nothing to tell cached from computed.
+        var early = Reply(thinkingMode: .chat, promptTokens: 30)
+        early.stop()
+        #expect(early.usage == nil)
+    }
+
     @Test("the JSON object has the API's message fields and usage")
     func json() throws {
         var reply = Reply(thinkingMode: .thinking)
