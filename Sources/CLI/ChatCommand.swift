@@ -83,7 +83,7 @@ final class ChatLoop {
             guard interactive else { exit(130) }
             output.write("\n" + output.styledText("(Ctrl-C stops an answer; to leave, type /quit or press Ctrl-D)", .dim) + "\n" + prompt)
         }
-        if loaded.isDefaultModel { note(DefaultModelCache.notice, .yellow) }
+        if loaded.isDefaultModel { note(DefaultModelCache.notice(limitsAnswers: flags.maxTokens == nil), .yellow) }
         if interactive {
             note("Chatting in \(transcript.reasoningMode.displayName) mode. /help lists the commands; "
                 + "Ctrl-C stops an answer; /quit or Ctrl-D leaves.")
@@ -121,7 +121,10 @@ final class ChatLoop {
         let conversation = transcript.conversation
         // Known up front so that an answer stopped by Ctrl-C still reports its prompt and cache use.
         let promptTokens = try? engine.promptTokens(conversation).count
-        let stream = engine.generate(conversation, options: flags.options(perTokenEvents: true), session: sessionID)
+        // Live token counts cost a log-sum-exp over the vocabulary per token: only the collapsed
+        // reasoning line shows them, so only it asks for them.
+        let options = flags.options(perTokenEvents: display == .collapse, defaultMaxTokens: loaded.defaultMaxTokens)
+        let stream = engine.generate(conversation, options: options, session: sessionID)
         let display = display
         let output = output
         let reader = Task { () async throws -> Reply in
@@ -169,6 +172,10 @@ final class ChatLoop {
         if let usage = reply.usage {
             cachedPromptTokens += usage.cachedPromptTokens
             computedPromptTokens += usage.promptTokens - usage.cachedPromptTokens
+        } else if let prefill = reply.prefill, let prompt = reply.promptTokens {
+            // Stopped without token counts: the prefill still says what was computed.
+            cachedPromptTokens += prompt - prefill.total
+            computedPromptTokens += prefill.total
         }
     }
 
@@ -239,15 +246,19 @@ final class ChatLoop {
         } else {
             line("context", "limit \(grouped(limit)) tokens")
         }
-        if !transcript.messages.isEmpty, let history = try? engine.promptTokens(transcript.conversation) {
-            line("history", "\(grouped(history.count)) tokens as the next prompt renders it"
-                + (transcript.reasoningMode == .nonThink ? "" : " (earlier reasoning is left out)"))
+        // The history as the next turn renders it: with a user message after it, the reasoning of the
+        // earlier answers is left out.
+        var next = transcript.conversation
+        next.messages.append(Message(role: .user, text: ""))
+        if !transcript.messages.isEmpty, let history = try? engine.promptTokens(next) {
+            line("next prompt", "\(grouped(history.count)) tokens before your message")
         }
         if let reply = lastReply {
             line("last answer", reply.statsLine)
             let speed = reply.speed()
             let prefill = speed.prefillTokensPerSecond.map { "\(decimal($0)) tok/s" } ?? "nothing computed"
-            let decode = speed.decodeTokensPerSecond.map { "\(decimal($0)) tok/s" } ?? "–"
+            let about = reply.isTokenCountExact ? "" : "≈"
+            let decode = speed.decodeTokensPerSecond.map { "\(about)\(decimal($0)) tok/s" } ?? "–"
             line("speed", "prefill \(prefill) · decode \(decode)")
         }
         line("this chat", "\(answers) answer(s) · prompt tokens: \(grouped(cachedPromptTokens)) from the cache, "

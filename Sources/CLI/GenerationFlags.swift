@@ -95,11 +95,11 @@ struct GenerationFlags: ParsableArguments {
     }
 
     /// The options of one generation; `perTokenEvents` asks for a `.logprobs` event per token (exact live
-    /// token counts) without alternatives.
-    func options(perTokenEvents: Bool = false) -> GenerationOptions {
+    /// token counts) without alternatives; `defaultMaxTokens` applies when --max-tokens is not given.
+    func options(perTokenEvents: Bool = false, defaultMaxTokens: Int? = nil) -> GenerationOptions {
         var sampling = sampling
         if perTokenEvents { sampling.logprobs = 0 }
-        return GenerationOptions(sampling: sampling, maxTokens: maxTokens, stop: stop)
+        return GenerationOptions(sampling: sampling, maxTokens: maxTokens ?? defaultMaxTokens, stop: stop)
     }
 
     /// A sampling error in terms of the command-line flag that caused it.

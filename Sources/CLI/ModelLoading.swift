@@ -33,6 +33,9 @@ struct LoadedModel {
     let summary: String
 
     var model: DeepSeekV4Model { engine.model }
+
+    /// The answer length when the user gives none: bounded on the random-weight default model only.
+    var defaultMaxTokens: Int? { isDefaultModel ? DefaultModelCache.answerTokenLimit : nil }
 }
 
 enum ModelLoader {

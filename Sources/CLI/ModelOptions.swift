@@ -57,12 +57,18 @@ enum DefaultModelCache {
         }
     }
 
-    /// Says what the default model is and how to use a real one.
-    static let notice = """
-        This is Narwhal's default model: a tiny DeepSeek V4 with random weights, for trying the commands. Its \
-        answers are noise. To chat with DeepSeek V4, download the official checkpoint (every file of \
-        deepseek-ai/DeepSeek-V4-Flash or -Pro on Hugging Face) and pass its directory with --model DIR.
-        """
+    /// Answer length on the default model unless --max-tokens says otherwise: random weights almost
+    /// never produce the end-of-sentence token, so an answer would otherwise run to the end of the context.
+    static let answerTokenLimit = 256
+
+    /// Says what the default model is and how to use a real one; `limitsAnswers` adds that answers are
+    /// cut at ``answerTokenLimit`` tokens.
+    static func notice(limitsAnswers: Bool) -> String {
+        "This is Narwhal's default model: a tiny DeepSeek V4 with random weights, for trying the commands. Its "
+            + "answers are noise" + (limitsAnswers ? " and stop after \(answerTokenLimit) tokens (--max-tokens to change)" : "")
+            + ". To chat with DeepSeek V4, download the official checkpoint (every file of "
+            + "deepseek-ai/DeepSeek-V4-Flash or -Pro on Hugging Face) and pass its directory with --model DIR."
+    }
 }
 
 /// Prints to standard error.

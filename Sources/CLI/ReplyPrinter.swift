@@ -152,9 +152,11 @@ extension Reply {
     /// One line of figures after an answer: tokens, cache use, prefill and decode speed, why it ended.
     var statsLine: String {
         let speed = speed()
+        // A stopped answer without per-token events has only a lower bound on its token count.
+        let about = isTokenCountExact ? "" : "≈"
         var parts: [String] = []
-        var tokens = "\(grouped(tokenCount)) tokens"
-        if reasoningTokenCount > 0 { tokens += " (\(grouped(reasoningTokenCount)) reasoning)" }
+        var tokens = "\(about)\(grouped(tokenCount)) tokens"
+        if reasoningTokenCount > 0 { tokens += " (\(about)\(grouped(reasoningTokenCount)) reasoning)" }
         parts.append(tokens)
         if let usage {
             var prompt = "prompt \(grouped(usage.promptTokens)): \(grouped(usage.cachedPromptTokens)) cached"
@@ -165,7 +167,7 @@ extension Reply {
         } else if let rate = speed.prefillTokensPerSecond {
             parts.append("prefill \(decimal(rate)) tok/s")
         }
-        if let rate = speed.decodeTokensPerSecond { parts.append("decode \(decimal(rate)) tok/s") }
+        if let rate = speed.decodeTokensPerSecond { parts.append("decode \(about)\(decimal(rate)) tok/s") }
         parts.append(finishReason.map { "finish: \($0.rawValue)" } ?? "stopped")
         return parts.joined(separator: " · ")
     }

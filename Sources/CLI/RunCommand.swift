@@ -34,7 +34,10 @@ struct RunCommand: AsyncParsableCommand {
         let text = try readPrompt()
         let loaded = try ModelLoader.load(loading, contextSize: generation.contextSize)
         let stderr = TerminalStream.standardError
-        if loaded.isDefaultModel { stderr.write(stderr.styledText(DefaultModelCache.notice, .yellow) + "\n") }
+        if loaded.isDefaultModel {
+            let notice = DefaultModelCache.notice(limitsAnswers: generation.maxTokens == nil)
+            stderr.write(stderr.styledText(notice, .yellow) + "\n")
+        }
         if let warning = mode.contextWarning(contextLimit: loaded.engine.contextLimit) {
             stderr.write(stderr.styledText("warning: ", .yellow) + warning + "\n")
         }
@@ -42,7 +45,8 @@ struct RunCommand: AsyncParsableCommand {
         var conversation = Conversation(
             messages: (generation.system.map { [Message(role: .system, text: $0)] } ?? []) + [Message(role: .user, text: text)])
         conversation.reasoningMode = mode
-        let stream = loaded.engine.generate(conversation, options: generation.options(), session: "run")
+        let options = generation.options(defaultMaxTokens: loaded.defaultMaxTokens)
+        let stream = loaded.engine.generate(conversation, options: options, session: "run")
 
         let stdout = TerminalStream.standardOutput
         let printer = ReplyPrinter(

@@ -4,8 +4,8 @@
 // (content, reasoning and tool calls) so the next prompt repeats this turn exactly as generated.
 //
 // The file is the keyword arguments of the official `encode_messages(...)` (`thinking_mode`,
-// `reasoning_effort`, `messages` with OpenAI-style dictionaries), one message per line: a saved chat is
-// valid `narwhal render` input and can be fed to the official encoder as it is. Reading also accepts a
+// `reasoning_effort`, `messages` with OpenAI-style dictionaries), one message per line: a saved chat can
+// be fed to the official encoder as it is (`encode_messages(**json.load(f))`). Reading also accepts a
 // bare list of messages, or an object without `thinking_mode` (the current mode is kept). Writing is
 // atomic: the file is written under a temporary name and renamed, so a crash never leaves half a file.
 

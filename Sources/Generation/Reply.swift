@@ -9,8 +9,8 @@
 // runs one forward pass fewer than it yields tokens; the decode speed counts forward passes, as
 // llama.cpp does.
 //
-// Token counts while the generation runs come from `.logprobs` events (one per token), when the options
-// asked for them; `.finish` brings the exact usage at the end either way.
+// Token counts while the generation runs come from `.logprobs` events (one per token) when the options
+// asked for them, else from the text deltas (a lower bound); `.finish` brings the exact usage either way.
 
 import Tokenizers
 
@@ -47,10 +47,17 @@ public struct Reply: Sendable {
     public private(set) var usage: Usage?
     /// Prompt tokens being computed (of the latest `.prefill` event): `total` and how many are `done`.
     public private(set) var prefill: (done: Int, total: Int)?
-    /// Completion tokens seen so far (from `.logprobs` events, else from the usage at the end).
+    /// Completion tokens so far: counted from `.logprobs` events when the options asked for them
+    /// (``countsTokens``); otherwise the number of text deltas, a close lower bound (a token whose text
+    /// is held back, such as `</think>`, brings none), until `.finish` brings the exact usage.
     public private(set) var tokenCount = 0
-    /// Of those, the reasoning tokens up to and including `</think>`.
+    /// Of those, the reasoning tokens (up to and including `</think>` when counted exactly).
     public private(set) var reasoningTokenCount = 0
+    /// True once a `.logprobs` event arrived: the counts are exact while running.
+    public private(set) var countsTokens = false
+
+    /// Whether ``tokenCount`` is exact (per-token events, or the final usage) rather than a lower bound.
+    public var isTokenCountExact: Bool { countsTokens || finishReason != nil }
 
     private var reasoningOpen: Bool
     private let start: ContinuousClock.Instant
@@ -82,10 +89,18 @@ public struct Reply: Sendable {
         if prefillEnd == nil { prefillEnd = time }
         switch event {
         case .prefill: break
-        case .reasoning(let text): reasoning += text
-        case .content(let text): content += text
+        case .reasoning(let text):
+            reasoning += text
+            if !countsTokens {
+                tokenCount += 1
+                reasoningTokenCount += 1
+            }
+        case .content(let text):
+            content += text
+            if !countsTokens { tokenCount += 1 }
         case .toolCall(let call): toolCalls.append(call)
         case .logprobs(let lp):
+            countsTokens = true
             tokenCount += 1
             if reasoningOpen {
                 reasoningTokenCount += 1
@@ -100,13 +115,14 @@ public struct Reply: Sendable {
         }
     }
 
-    /// Marks the reply as stopped early by the reader (e.g. Ctrl-C) at `time`. When the prompt's length
-    /// is known and the prefill got far enough to tell, the usage is filled in from what was seen: the
-    /// prompt tokens not computed came from the cache (a prompt held entirely needs no prefill events).
+    /// Marks the reply as stopped early by the reader (e.g. Ctrl-C) at `time`. When the tokens were
+    /// counted, the prompt's length is known and the prefill got far enough to tell, the usage is filled
+    /// in from what was seen: the prompt tokens not computed came from the cache (a prompt held entirely
+    /// needs no prefill events).
     public mutating func stop(at time: ContinuousClock.Instant = .now) {
         guard end == nil else { return }
         end = time
-        if usage == nil, let promptTokens, prefill != nil || tokenCount > 0 {
+        if usage == nil, countsTokens, let promptTokens, prefill != nil || tokenCount > 0 {
             usage = Usage(
                 promptTokens: promptTokens, cachedPromptTokens: promptTokens - (prefill?.total ?? 0),
                 completionTokens: tokenCount, reasoningTokens: reasoningTokenCount)

@@ -77,6 +77,13 @@ struct ReplyTests {
         var early = Reply(thinkingMode: .chat, promptTokens: 30)
         early.stop()
         #expect(early.usage == nil)
+        // Without per-token events the completion is not counted, so there is no usage to report.
+        var uncounted = Reply(thinkingMode: .chat, promptTokens: 30)
+        uncounted.record(.prefill(done: 30, total: 30))
+        uncounted.record(.content("Hel"))
+        uncounted.stop()
+        #expect(uncounted.usage == nil && !uncounted.countsTokens)
+        #expect(uncounted.tokenCount == 1 && !uncounted.isTokenCountExact)
     }
 
     @Test("the JSON object has the API's message fields and usage")
