@@ -8,8 +8,10 @@
 // ends at end of input.
 //
 // Ctrl-C cancels the task that reads the answer's events: reading stops at once and the engine stops
-// generating before its next token. An answer stopped this way stays in the history as far as it got
-// (so the model sees what the user saw), unless nothing was produced yet.
+// generating before its next token (a prefill under way finishes in the background). The stopped turn
+// stays in the history as far as it got, even when no text came yet: the model then sees what the user
+// saw, and the next prompt still extends what the session holds, so its cache stays useful (a prompt
+// that departs from the held tokens early would be computed again from the start).
 
 import ArgumentParser
 import DeepSeekV4
@@ -117,6 +119,11 @@ final class ChatLoop {
     // MARK: Answering
 
     private func answer(_ text: String, interrupts: InterruptHandler) async {
+        if engine.isBusy(session: sessionID) {
+            // An answer stopped during its prefill finishes that prefill first (its tokens are reused).
+            note("(finishing the previous prompt first…)")
+            await engine.waitUntilIdle(session: sessionID)
+        }
         transcript.messages.append(Message(role: .user, text: text))
         let conversation = transcript.conversation
         // Known up front so that an answer stopped by Ctrl-C still reports its prompt and cache use.
@@ -146,13 +153,8 @@ final class ChatLoop {
         do {
             let reply = try await interrupts.whileRunning(onInterrupt: { reader.cancel() }) { try await reader.value }
             record(reply)
-            if reply.finishReason == nil {
-                note("[stopped]")
-                let produced = !reply.content.isEmpty || !reply.reasoning.isEmpty || !reply.toolCalls.isEmpty
-                if produced { transcript.messages.append(reply.message) } else { transcript.messages.removeLast() }
-            } else {
-                transcript.messages.append(reply.message)
-            }
+            if reply.finishReason == nil { note("[stopped]") }
+            transcript.messages.append(reply.message)
             note(reply.statsLine)
         } catch let error as GenerationError {
             transcript.messages.removeLast()

@@ -152,6 +152,9 @@ extension Reply {
     /// One line of figures after an answer: tokens, cache use, prefill and decode speed, why it ended.
     var statsLine: String {
         let speed = speed()
+        if finishReason == nil, tokenCount == 0, let prefill, prefill.done < prefill.total {
+            return "stopped while reading the prompt (\(grouped(prefill.done)) of \(grouped(prefill.total)) tokens computed)"
+        }
         // A stopped answer without per-token events has only a lower bound on its token count.
         let about = isTokenCountExact ? "" : "≈"
         var parts: [String] = []

@@ -4,6 +4,11 @@
 //
 // A generation runs on its own task; cancelling the consumer of the stream (a client that disconnects,
 // Ctrl-C in the chat) cancels it between two tokens. One session runs one generation at a time.
+//
+// The token loop itself runs on a thread of its own, not on the task: it blocks for the whole
+// generation, and Swift's cooperative pool has only as many threads as the machine has cores. On one
+// or two cores a blocked pool thread leaves the reader of the stream (and any other task) waiting, so
+// nothing would stream and a cancellation would not be noticed until the end.
 
 import Foundation
 import Tokenizers
@@ -89,9 +94,18 @@ public final class Engine<Model: LanguageModel>: ChatEngine, @unchecked Sendable
                     session = self.checkOut(id)
                 }
                 defer { self.checkIn(id) }
-                var loop = GenerationLoop(
-                    session: session!, tokenizer: tokenizer, prompt: prompt, thinkingMode: thinkingMode, options: options)
-                try loop.run { continuation.yield($0) }
+                let cancelled = CancellationFlag()
+                let loop = GenerationLoop(
+                    session: session!, tokenizer: tokenizer, prompt: prompt, thinkingMode: thinkingMode, options: options,
+                    isCancelled: { cancelled.isSet })
+                try await withTaskCancellationHandler {
+                    try await runOnOwnThread {
+                        var loop = loop
+                        try loop.run { continuation.yield($0) }
+                    }
+                } onCancel: {
+                    cancelled.set()
+                }
                 continuation.finish()
             } catch {
                 continuation.finish(throwing: error)
@@ -99,6 +113,20 @@ public final class Engine<Model: LanguageModel>: ChatEngine, @unchecked Sendable
         }
         continuation.onTermination = { _ in task.cancel() }
         return GenerationStream(events: stream, task: task)
+    }
+
+    /// Whether a generation is running on session `id`, e.g. one whose reader stopped but which is still
+    /// finishing a prefill (prefills are not interrupted; the next generation on the session waits).
+    public func isBusy(session id: String) -> Bool {
+        lock.withLock { busy.contains(id) }
+    }
+
+    /// Returns once no generation runs on session `id`, so a front end can say why the next answer is
+    /// late and time it from when it really starts.
+    public func waitUntilIdle(session id: String) async {
+        while isBusy(session: id) {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
     }
 
     private func checkOut(_ id: String) -> Session<Model>? {
@@ -127,6 +155,8 @@ struct GenerationLoop<Model: LanguageModel> {
     let prompt: [Int]
     let thinkingMode: ThinkingMode
     let options: GenerationOptions
+    /// Checked between two tokens; true ends the generation with `CancellationError`.
+    let isCancelled: @Sendable () -> Bool
 
     mutating func run(_ emit: @escaping (GenerationEvent) -> Void) throws {
         try options.sampling.validate()
@@ -170,7 +200,7 @@ struct GenerationLoop<Model: LanguageModel> {
         }
 
         while generated.count < maxTokens {
-            try Task.checkCancellation()
+            if isCancelled() { throw CancellationError() }
             let choice = sampler.sample(logits, generated: generated, recent: (prompt + generated).suffix(options.sampling.repetitionWindow)[...])
             let token = choice.token
             generated.append(token)
@@ -209,5 +239,31 @@ struct GenerationLoop<Model: LanguageModel> {
             return TokenLogprobs.Entry(id: token, token: text, bytes: Array(text.utf8), logprob: lp)
         }
         return TokenLogprobs(chosen: entry(c.token, c.logprob ?? 0), top: c.alternatives.map { entry($0.token, $0.logprob) })
+    }
+}
+
+/// A flag set from a task's cancellation handler and read by a thread.
+final class CancellationFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
+
+/// Runs `body` on a new thread and resumes with its result, leaving the cooperative pool free meanwhile.
+func runOnOwnThread(_ body: @escaping @Sendable () throws -> Void) async throws {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        let thread = Thread {
+            do {
+                try body()
+                continuation.resume()
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+        // Model code recurses little but allocates large stack frames in debug builds.
+        thread.stackSize = 8 << 20
+        thread.start()
     }
 }

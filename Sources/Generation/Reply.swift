@@ -18,7 +18,7 @@ import Tokenizers
 public struct Reply: Sendable {
     /// Prefill and decode throughput of one reply.
     public struct Speed: Sendable, Equatable {
-        /// Prompt tokens computed (not found in the cache).
+        /// Prompt tokens computed (not found in the cache; fewer when stopped during the prefill).
         public var prefillTokens: Int
         public var prefillSeconds: Double
         /// Forward passes while decoding (completion tokens − 1).
@@ -145,7 +145,7 @@ public struct Reply: Sendable {
         let prefillEnd = prefillEnd ?? end ?? now
         let end = end ?? now
         return Speed(
-            prefillTokens: prefill?.total ?? 0, prefillSeconds: seconds(prefillEnd - start),
+            prefillTokens: prefill?.done ?? 0, prefillSeconds: seconds(prefillEnd - start),
             decodeTokens: max(0, tokenCount - 1), decodeSeconds: seconds(end - prefillEnd))
     }
 
