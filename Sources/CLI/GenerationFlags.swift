@@ -22,7 +22,7 @@ struct GenerationFlags: ParsableArguments {
     @Option(help: "Random seed: the same seed and input give the same output. Default: a fresh seed each time.")
     var seed: UInt64?
 
-    @Option(name: .customLong("max-tokens"), help: "Most tokens per answer, reasoning included. Default: until the model stops or the context is full.")
+    @Option(name: .customLong("max-tokens"), help: "Most tokens per answer, reasoning included. Default: until the model stops or the context is full (256 on the random-weight default model).")
     var maxTokens: Int?
 
     @Flag(
@@ -45,7 +45,7 @@ struct GenerationFlags: ParsableArguments {
     @Option(name: .customLong("frequency-penalty"), help: "Penalise tokens by how often they appear in the answer (−2…2, OpenAI style).")
     var frequencyPenalty: Float = 0
 
-    @Option(name: .customLong("repeat-penalty"), help: "Divide the logits of the last 64 tokens by this (llama.cpp style); 1 = off.")
+    @Option(name: .customLong("repeat-penalty"), help: "Penalise the tokens of the last 64 (prompt included) by this factor, llama.cpp style (e.g. 1.1); 1 = off.")
     var repeatPenalty: Float = 1
 
     @Option(name: .customLong("ctx"), help: ArgumentHelp("Context size in tokens (prompt + answer). Default: the model's max_position_embeddings.", valueName: "tokens"))

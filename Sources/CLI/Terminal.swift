@@ -1,11 +1,13 @@
-// Terminal output for the interactive commands: unbuffered writes to stdout and stderr, ANSI styles only
-// where they belong (a terminal, no NO_COLOR, no TERM=dumb), and a one-line progress bar on stderr.
+// The terminal side of the interactive commands: unbuffered writes to stdout and stderr, ANSI styles only
+// where they belong (a terminal, no NO_COLOR, no TERM=dumb), a one-line progress bar on stderr, and
+// Ctrl-C handling for the chat.
 //
 // Why unbuffered writes: streamed tokens must appear as they come, but C stdio (and so `print`) buffers
 // a pipe fully and a terminal by line. Every write here goes straight to the file descriptor, so text
 // on stdout and stderr also comes out in the order it was written. Code that streams must not mix in
 // `print`.
 
+import Dispatch
 import Foundation
 
 #if canImport(Glibc)
@@ -126,6 +128,51 @@ final class ProgressBar {
     func finish() {
         if drawn { stream.write(ANSIStyle.clearLine) }
         drawn = false
+    }
+}
+
+// MARK: - Ctrl-C
+//
+// SIGINT must stop the answer being generated, not the program. The default action (terminate) is
+// switched off and the signal is delivered to a Dispatch source instead, which calls whatever action the
+// chat has installed for its current state: cancel the answer while one streams, remind how to leave
+// while waiting at the prompt. Dispatch runs the handler on its own queue, not in signal context, so
+// the action may take locks, allocate and write freely.
+
+/// Routes SIGINT to a replaceable action for as long as it lives.
+final class InterruptHandler: @unchecked Sendable {
+    private let source: any DispatchSourceSignal
+    private let lock = NSLock()
+    private var action: (@Sendable () -> Void)?
+
+    /// Takes over SIGINT; `fallback` runs when no action is installed.
+    init(fallback: @escaping @Sendable () -> Void) {
+        signal(SIGINT, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGINT, queue: DispatchQueue(label: "narwhal.sigint"))
+        source.setEventHandler { [weak self] in
+            guard let self else { return }
+            let action = self.lock.withLock { self.action }
+            (action ?? fallback)()
+        }
+        source.resume()
+    }
+
+    deinit {
+        source.cancel()
+        signal(SIGINT, SIG_DFL)
+    }
+
+    /// Runs `body` with `action` answering Ctrl-C; the previous action is restored afterwards.
+    func whileRunning<T>(onInterrupt action: @escaping @Sendable () -> Void, _ body: () async throws -> T)
+        async rethrows -> T
+    {
+        let previous = lock.withLock { () -> (@Sendable () -> Void)? in
+            let previous = self.action
+            self.action = action
+            return previous
+        }
+        defer { lock.withLock { self.action = previous } }
+        return try await body()
     }
 }
 
