@@ -55,7 +55,8 @@ let package = Package(
             resources: [.copy("Resources")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "KernelsTests", dependencies: ["Kernels"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+            name: "KernelsTests", dependencies: ["Kernels"], exclude: ["Emulation"], resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings),
         .testTarget(name: "WeightsTests", dependencies: ["Weights"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")],

@@ -9,6 +9,12 @@
 static nw_dequantize_row_fn dequantize_row = nw_dequantize_row_generic;
 static nw_dot_fn dot = nw_dot_generic;
 static const char *isa_name = "generic";
+/// Small-T product straight from the weights (decode); NULL where the ISA has none.
+typedef void (*nw_fused_fn)(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
+                            int64_t n0, int64_t n1);
+static nw_fused_fn fused = NULL;
+/// Up to this many activation rows, the fused kernel beats decoding each weight row once into scratch.
+#define FUSED_MAX_T 8
 
 __attribute__((constructor)) static void choose_isa(void) {
     const char *forced = getenv("NARWHAL_ISA");  // diagnostic switch: generic | avx2 | avx512
@@ -22,10 +28,12 @@ __attribute__((constructor)) static void choose_isa(void) {
     if (avx512) {
         dequantize_row = nw_dequantize_row_avx512;
         dot = nw_dot_avx512;
+        fused = nw_matmul_fused_avx512;
         isa_name = "avx512";
     } else if (avx2) {
         dequantize_row = nw_dequantize_row_avx2;
         dot = nw_dot_avx2;
+        fused = nw_matmul_fused_avx2;
         isa_name = "avx2";
     }
 #endif
@@ -75,6 +83,10 @@ void nw_dequantize_rows(const nw_matrix *w, int64_t row0, int64_t row1, float *o
 
 void nw_matmul(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                int64_t row0, int64_t row1, float *scratch) {
+    if (fused && T <= FUSED_MAX_T) {
+        fused(w, x, ldx, out, ldo, T, row0, row1);
+        return;
+    }
     const int64_t K = w->cols;
     for (int64_t n = row0; n < row1; n++) {
         dequantize_row(w, n, scratch);

@@ -8,6 +8,9 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure speed.",
         subcommands: [
+            BenchModelCommand.self,
             BenchTokenizerCommand.self,
-        ])
+            BenchKernelsCommand.self,
+        ],
+        defaultSubcommand: BenchModelCommand.self)
 }

@@ -15,5 +15,6 @@ struct Narwhal: AsyncParsableCommand {
             ParseCommand.self,
             TokenizeCommand.self,
             BenchCommand.self,
+            MakeCheckpointCommand.self,
         ])
 }

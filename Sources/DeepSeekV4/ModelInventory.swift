@@ -84,6 +84,21 @@ public struct ModelInventory: Sendable {
         }
     }
 
+    /// Bytes of weights one decode step reads (MTP excluded): every dense tensor, one embedding row, and
+    /// k of the E routed experts of each layer — the numerator of decode's memory-bandwidth ceiling.
+    public var activeWeightBytesPerToken: Int {
+        var dense = 0, routed = 0
+        for t in layout.tensors {
+            switch t.role {
+            case .embedding: dense += t.byteCount / max(1, config.vocabSize)
+            case .routedExpert: routed += t.byteCount
+            case .mtp: break
+            case .dense: dense += t.byteCount
+            }
+        }
+        return dense + routed / config.nRoutedExperts * config.numExpertsPerTok
+    }
+
     /// Reads config.json in `directory` and, if the directory also holds safetensors weights, opens them (headers
     /// only; the data stays unmapped until read).
     public static func load(directory: URL) throws -> ModelInventory {

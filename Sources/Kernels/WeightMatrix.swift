@@ -93,7 +93,12 @@ public func matmul(
     let range = rowRange ?? 0..<weight.rows
     guard T > 0, !range.isEmpty else { return }
     let w = weight.c
-    let chunk = max(1, min(range.count, 16_384 / max(1, T * weight.cols / 1024 + 1)))
+    // Chunks of about 256 KB of weights, but at least four per thread when there are rows enough, so a
+    // descheduled thread delays only a small share of the work.
+    let threads = ThreadPool.shared.workerCount + 1
+    let bytesPerRow = max(1, weight.byteCount / max(1, weight.rows))
+    let balanced = (range.count + 4 * threads - 1) / (4 * threads)
+    let chunk = max(1, min(max(8, (256 << 10) / bytesPerRow), balanced))
     let chunks = (range.count + chunk - 1) / chunk
     let o = UnsafeSendable(out), xs = UnsafeSendable(UnsafeMutablePointer(mutating: x))
     parallelFor(chunks) { i in

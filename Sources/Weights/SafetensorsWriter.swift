@@ -36,26 +36,32 @@ public struct SafetensorsWriter {
 
     /// The file's bytes: header length, JSON header (padded with spaces to 8 bytes), data.
     public func serialized() -> Data {
-        var header = "{"
-        var offset = 0
+        var out = Self.header(for: tensors.map { TensorSpec(name: $0.name, dtype: $0.dtype, shape: $0.shape) }, metadata: metadata)
+        for t in tensors { out.append(t.bytes) }
+        return out
+    }
+
+    /// Everything before the data region: the u64 little-endian header length and the JSON header, padded
+    /// with spaces to a multiple of 8 bytes so the data region is 8-byte aligned. Tensors are laid out back
+    /// to back in the given order. Shared with ``SafetensorsStreamWriter`` so both write identical files.
+    static func header(for tensors: [TensorSpec], metadata: [String: String]) -> Data {
         var parts: [String] = []
         if !metadata.isEmpty {
             let items = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
             parts.append("\"__metadata__\":{\(items.joined(separator: ","))}")
         }
+        var offset = 0
         for t in tensors {
-            let end = offset + t.bytes.count
+            let end = offset + t.byteCount
             parts.append("\(jsonString(t.name)):{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
-        header += parts.joined(separator: ",") + "}"
-        var headerBytes = Data(header.utf8)
+        var headerBytes = Data(("{" + parts.joined(separator: ",") + "}").utf8)
         while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
         var out = Data()
         var length = UInt64(headerBytes.count).littleEndian
         withUnsafeBytes(of: &length) { out.append(contentsOf: $0) }
         out.append(headerBytes)
-        for t in tensors { out.append(t.bytes) }
         return out
     }
 
@@ -63,20 +69,21 @@ public struct SafetensorsWriter {
     public func write(to url: URL) throws {
         try serialized().write(to: url, options: .atomic)
     }
+}
 
-    private func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
+/// A JSON string literal for `s` (quotes, backslashes and control characters escaped).
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
         }
-        return out + "\""
     }
+    return out + "\""
 }

@@ -1,4 +1,4 @@
-// Errors of the checkpoint reader. Every case names the file (and tensor) and says what to check, so a
+// Errors of the checkpoint reader and writers. Every case names the file (and tensor) and says what to check, so a
 // malformed or truncated download is diagnosed from the message alone.
 
 public enum WeightsError: Error, CustomStringConvertible, Equatable {
@@ -15,6 +15,7 @@ public enum WeightsError: Error, CustomStringConvertible, Equatable {
     case unexpectedTensors(names: [String])
     case wrongDType(tensor: String, file: String, expected: [String], actual: String)
     case wrongShape(tensor: String, file: String, expected: [Int], actual: [Int])
+    case cannotWrite(file: String, reason: String)
 
     public var description: String {
         switch self {
@@ -44,6 +45,8 @@ public enum WeightsError: Error, CustomStringConvertible, Equatable {
             "'\(file)': tensor '\(tensor)' has dtype \(actual), expected \(expected.joined(separator: " or "))"
         case .wrongShape(let tensor, let file, let expected, let actual):
             "'\(file)': tensor '\(tensor)' has shape \(actual), expected \(expected); hint: does config.json match the weights?"
+        case .cannotWrite(let file, let reason):
+            "cannot write '\(file)': \(reason)"
         }
     }
 }

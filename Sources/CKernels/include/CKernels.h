@@ -56,6 +56,13 @@ int nw_isa_available(const char *isa);
 void nw_dequantize_rows_isa(const char *isa, const nw_matrix *w, int64_t row0, int64_t row1, float *out);
 float nw_dot_isa(const char *isa, const float *a, const float *b, int64_t n);
 
+/// Machine probes (benchmarks): a streaming read of n floats (returns their sum so it is not optimised
+/// away); `iterations` rounds of independent FP32 FMAs / BF16 dot products, returning the flops done
+/// (0 when the CPU has no BF16 dot instruction).
+float nw_probe_read(const float *p, int64_t n);
+double nw_probe_fma(int64_t iterations, float *sink);
+double nw_probe_bf16(int64_t iterations, float *sink);
+
 #ifdef __cplusplus
 }
 #endif

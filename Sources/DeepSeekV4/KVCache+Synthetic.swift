@@ -1,0 +1,30 @@
+// Synthetic caches for benchmarks: a cache that looks as if `context` tokens had been processed — full
+// window ring, ⌊context/ratio⌋ compressed entries and indexer keys of realistic magnitude, compressor
+// tails — without computing them. Decode speed at a long context depends on these sizes, not on the
+// values, and prefilling 32K tokens to measure one decode step would take far longer than the step.
+
+import Foundation
+
+extension DeepSeekV4Model {
+    /// A cache holding `context` positions of pseudo-random state (seeded, so runs compare).
+    public func syntheticCache(context: Int, seed: UInt64 = 1) -> KVCache {
+        let cache = makeCache()
+        var state = seed
+        func next() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
+        }
+        for (l, layer) in cache.layers.enumerated() {
+            let ratio = config.compressRatios[l]
+            layer.windowRows = (0..<layer.windowRows.count).map { _ in next() }
+            if ratio > 0 {
+                layer.compressed = (0..<((context / ratio) * config.headDim)).map { _ in next() }
+            }
+            if ratio == 4 {
+                layer.indexerKeys = (0..<((context / ratio) * config.indexHeadDim)).map { _ in next() }
+            }
+        }
+        cache.position = context
+        return cache
+    }
+}

@@ -1,0 +1,19 @@
+// Stand-in for <immintrin.h> when checking the x86 kernels under emulation: the intrinsics come from
+// SIMDe (portable C implementations); the few it lacks are written out here, element by element, with
+// the masked loads reading only the lanes their mask selects, like the hardware.
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+#include <simde/x86/avx2.h>
+#include <simde/x86/fma.h>
+#include <stdint.h>
+
+typedef simde__mmask16 __mmask16;
+typedef simde__mmask8 __mmask8;
+
+static inline __m512i _mm512_cvtepu8_epi32(__m128i a) { uint8_t b[16]; _mm_storeu_si128((__m128i *)b, a); int32_t r[16]; for (int i = 0; i < 16; i++) r[i] = b[i]; return _mm512_loadu_si512(r); }
+static inline __m512i _mm512_cvtepu16_epi32(__m256i a) { uint16_t b[16]; _mm256_storeu_si256((__m256i *)b, a); int32_t r[16]; for (int i = 0; i < 16; i++) r[i] = b[i]; return _mm512_loadu_si512(r); }
+static inline void _mm512_mask_storeu_ps(void *p, __mmask16 m, __m512 v) { float b[16]; _mm512_storeu_ps(b, v); for (int i = 0; i < 16; i++) if (m >> i & 1) ((float *)p)[i] = b[i]; }
+static inline __m512 _mm512_maskz_loadu_ps(__mmask16 m, const void *p) { float b[16]; for (int i = 0; i < 16; i++) b[i] = (m >> i & 1) ? ((const float *)p)[i] : 0.0f; return _mm512_loadu_ps(b); }
+static inline float _mm512_reduce_add_ps(__m512 v) { float b[16]; _mm512_storeu_ps(b, v); float s = 0; for (int i = 0; i < 16; i++) s += b[i]; return s; }
+static inline __m128i _mm_maskz_loadu_epi8(__mmask16 m, const void *p) { uint8_t b[16]; for (int i = 0; i < 16; i++) b[i] = (m >> i & 1) ? ((const uint8_t *)p)[i] : 0; return _mm_loadu_si128((const __m128i *)b); }
+static inline __m256i _mm256_maskz_loadu_epi16(__mmask16 m, const void *p) { uint16_t b[16]; for (int i = 0; i < 16; i++) b[i] = (m >> i & 1) ? ((const uint16_t *)p)[i] : 0; return _mm256_loadu_si256((const __m256i *)b); }
