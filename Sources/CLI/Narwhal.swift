@@ -16,5 +16,6 @@ struct Narwhal: AsyncParsableCommand {
             TokenizeCommand.self,
             BenchCommand.self,
             MakeCheckpointCommand.self,
+            ServeCommand.self,
         ])
 }

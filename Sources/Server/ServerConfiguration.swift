@@ -57,7 +57,7 @@ public struct ServerConfiguration: Sendable {
     }
 
     /// Every accepted name, served names first.
-    var modelNames: [String] {
+    public var modelNames: [String] {
         var names = servedModelNames
         for name in ModelNames.deepSeek where !names.contains(name) { names.append(name) }
         return names
