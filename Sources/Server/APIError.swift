@@ -44,6 +44,8 @@ enum APIError: Error, Equatable, CustomStringConvertible {
     case busy(String)
     /// The server is shutting down.
     case shuttingDown
+    /// The generation was cancelled: the client went away, or the server shut down while it ran.
+    case cancelled
     /// A failure on our side.
     case internalError(String)
 
@@ -59,7 +61,7 @@ enum APIError: Error, Equatable, CustomStringConvertible {
         case .unauthorized: .unauthorized
         case .notFound: .notFound
         case .busy: .tooManyRequests
-        case .shuttingDown: .serviceUnavailable
+        case .shuttingDown, .cancelled: .serviceUnavailable
         case .internalError: .internalServerError
         }
     }
@@ -82,6 +84,7 @@ enum APIError: Error, Equatable, CustomStringConvertible {
         case .notFound(let path): "No endpoint \(path); see /v1/chat/completions, /v1/completions, /v1/messages."
         case .busy(let message): message
         case .shuttingDown: "The server is shutting down; retry on another instance or after it restarts."
+        case .cancelled: "The generation was cancelled (the client disconnected, or the server is shutting down)."
         case .internalError(let message): "Internal server error: \(message)"
         }
     }
@@ -91,7 +94,7 @@ enum APIError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .unauthorized: "authentication_error"
         case .busy: "rate_limit_error"
-        case .internalError, .shuttingDown: "server_error"
+        case .internalError, .shuttingDown, .cancelled: "server_error"
         default: "invalid_request_error"
         }
     }
@@ -103,7 +106,7 @@ enum APIError: Error, Equatable, CustomStringConvertible {
         case .contextTooLong: "context_length_exceeded"
         case .unauthorized: "invalid_api_key"
         case .busy: "rate_limit_exceeded"
-        case .shuttingDown: "service_unavailable"
+        case .shuttingDown, .cancelled: "service_unavailable"
         case .internalError: "internal_error"
         default: "invalid_request_error"
         }
@@ -128,7 +131,7 @@ enum APIError: Error, Equatable, CustomStringConvertible {
         case .notFound: "not_found_error"
         case .bodyTooLarge: "request_too_large"
         case .busy: "rate_limit_error"
-        case .shuttingDown: "overloaded_error"
+        case .shuttingDown, .cancelled: "overloaded_error"
         case .internalError: "api_error"
         default: "invalid_request_error"
         }
@@ -176,7 +179,7 @@ enum APIError: Error, Equatable, CustomStringConvertible {
             // results, …): the request is at fault.
             self = .invalidRequest(param: "messages", message: "Invalid messages: \(error.message)")
         case is CancellationError:
-            self = .shuttingDown
+            self = .cancelled
         default:
             self = .internalError(String(describing: error))
         }

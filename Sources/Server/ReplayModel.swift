@@ -91,6 +91,17 @@ public final class ReplayModel: LanguageModel, @unchecked Sendable {
 
     public func forward(_ tokens: [Int], cache: Cache, progress: ((Int) -> Void)?) throws -> [Float] {
         if stepDelay > 0 { Thread.sleep(forTimeInterval: stepDelay) }
+        return step(tokens, cache: cache, progress: progress)
+    }
+
+    /// One delay for the whole batch, as a real model's batched step reads its weights once for all
+    /// sequences — so replay shows what `--parallel` buys.
+    public func forwardBatch(_ batch: [(tokens: [Int], cache: Cache)]) throws -> [[Float]] {
+        if stepDelay > 0 { Thread.sleep(forTimeInterval: stepDelay) }
+        return batch.map { step($0.tokens, cache: $0.cache, progress: nil) }
+    }
+
+    private func step(_ tokens: [Int], cache: Cache, progress: ((Int) -> Void)?) -> [Float] {
         if tokens.count == 1, let remaining = cache.remaining, remaining.first == tokens[0] {
             cache.remaining = Array(remaining.dropFirst())
         } else if tokens.count == 1, let offered = cache.offered, offered.tokens.first == tokens[0] {

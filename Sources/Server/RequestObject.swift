@@ -10,6 +10,7 @@
 // which sends `null` for unset values in some code paths).
 
 import Hummingbird
+import NIOCore
 import Tokenizers
 
 /// A JSON object from a request, and where it sits in the body.
@@ -32,7 +33,7 @@ struct RequestObject {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             throw APIError.bodyTooLarge(limit: limit)
         }
         let text = String(buffer: buffer)
