@@ -53,6 +53,13 @@ enum APIError: Error, Equatable, CustomStringConvertible {
     static let reasoningContentMissing = APIError.invalidRequest(
         param: nil, message: "The reasoning_content in the thinking mode must be passed back to the API.")
 
+    /// The status on `family`'s endpoints: Anthropic's API has no 422, invalid values are a 400 there.
+    func status(for family: APIFamily) -> HTTPResponse.Status {
+        if family == .anthropic, case .invalidParameter = self { return .badRequest }
+        return status
+    }
+
+    /// The status on DeepSeek's OpenAI-compatible endpoints.
     var status: HTTPResponse.Status {
         switch self {
         case .invalidJSON, .invalidBody, .invalidRequest, .unknownModel, .contextTooLong: .badRequest
@@ -156,7 +163,7 @@ enum APIError: Error, Equatable, CustomStringConvertible {
     func response(for family: APIFamily) -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if case .busy = self { headers[.retryAfter] = "1" }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body(for: family).serialized())))
+        return Response(status: status(for: family), headers: headers, body: .init(byteBuffer: ByteBuffer(string: body(for: family).serialized())))
     }
 
     /// Maps any error met while serving a request to what the client is told. Errors of the layers below

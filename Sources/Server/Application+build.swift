@@ -109,8 +109,8 @@ final class ServerState: Sendable {
             response = try await handler()
         } catch {
             let apiError = APIError(error)
-            let level: Logger.Level = apiError.status.code >= 500 ? .error : .info
-            logger.log(level: level, "\(request.method) \(request.uri.path) → \(apiError.status.code): \(apiError.message)")
+            let status = apiError.status(for: family).code
+            logger.log(level: status >= 500 ? .error : .info, "\(request.method) \(request.uri.path) → \(status): \(apiError.message)")
             response = apiError.response(for: family)
         }
         metrics.requestAnswered(endpoint: endpoint, status: response.status.code)
