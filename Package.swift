@@ -18,6 +18,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .target(name: "CKernels"),
@@ -26,10 +32,24 @@ let package = Package(
         .target(name: "Tokenizers", swiftSettings: swiftSettings),
         .target(name: "DeepSeekV4", dependencies: ["Kernels", "Weights"], swiftSettings: swiftSettings),
         .target(name: "Generation", dependencies: ["DeepSeekV4", "Tokenizers"], swiftSettings: swiftSettings),
+        .target(
+            name: "Server",
+            dependencies: [
+                "Generation", "Tokenizers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "CLI",
             dependencies: [
-                "DeepSeekV4", "Generation", "Tokenizers", "Weights",
+                "DeepSeekV4", "Generation", "Server", "Tokenizers", "Weights",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             resources: [.copy("Resources")],
@@ -43,6 +63,16 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "GenerationTests", dependencies: ["Generation", "DeepSeekV4", "Tokenizers"], resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "Server", "Generation", "Tokenizers", "DeepSeekV4",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Python"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "DeepSeekV4Tests", dependencies: ["DeepSeekV4", "Weights", "Kernels"], resources: [.copy("Fixtures")],

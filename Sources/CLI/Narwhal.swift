@@ -18,5 +18,6 @@ struct Narwhal: AsyncParsableCommand {
             TokenizeCommand.self,
             BenchCommand.self,
             MakeCheckpointCommand.self,
+            ServeCommand.self,
         ])
 }

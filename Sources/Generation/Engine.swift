@@ -31,6 +31,10 @@ public protocol ChatEngine: AnyObject, Sendable {
     var tokenizer: BPETokenizer { get }
     /// Most positions a sequence may use (prompt + completion).
     var contextLimit: Int { get }
+    /// Anonymous slots generating at once.
+    var parallel: Int { get }
+    /// Requests waiting for a free slot.
+    var queued: Int { get }
     /// The prompt tokens of a conversation.
     func promptTokens(_ conversation: Conversation) throws -> [Int]
     /// Generates the assistant's reply to `conversation`, on the named session or (nil) on a free slot.
@@ -286,6 +290,7 @@ struct GenerationLoop<Model: LanguageModel> {
         }
         usage.completionTokens = generated.count
         if calledTools && reason == .stop { reason = .toolCalls }
+        if let matched = stopper.matched { emit(.stopSequence(matched)) }
         emit(.finish(reason, usage))
     }
 

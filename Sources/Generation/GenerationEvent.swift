@@ -47,5 +47,8 @@ public enum GenerationEvent: Sendable, Equatable {
     case content(String)
     case toolCall(ToolCall)
     case logprobs(TokenLogprobs)
+    /// The stop string that ended the generation (sent right before its `.finish(.stop, …)`), so an API
+    /// can tell a stop sequence from the model's own end of message.
+    case stopSequence(String)
     case finish(FinishReason, Usage)
 }

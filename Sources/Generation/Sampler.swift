@@ -59,13 +59,29 @@ public struct Sampler: Sendable {
     private mutating func draw(_ logits: [Float]) -> Int {
         let p = parameters
         if p.temperature == 0 { return argmax(logits) }
-        // Candidates: all tokens, or the top-k. Probabilities at the temperature, unnormalised.
-        let candidates = p.topK > 0 && p.topK < logits.count ? topIndices(logits, p.topK) : Array(logits.indices)
-        var m = -Float.infinity
-        for i in candidates { m = max(m, logits[i]) }
-        var weights = candidates.map { Double(expf((logits[$0] - m) / p.temperature)) }
-        let total = weights.reduce(0, +)
-        let best = weights.max() ?? 1
+        // Candidates: all tokens, or the top-k. Probabilities at the temperature, unnormalised. The loops
+        // run over raw buffers because this runs once per token over the whole vocabulary (129K ids),
+        // which array closures make slow in unoptimised builds (the test suite's).
+        // nil stands for all ids (not materialised: that alone would cost more than the rest).
+        let candidates: [Int]? = p.topK > 0 && p.topK < logits.count ? topIndices(logits, p.topK) : nil
+        var weights = [Double](repeating: 0, count: candidates?.count ?? logits.count)
+        var total = 0.0, best = 0.0
+        logits.withUnsafeBufferPointer { l in
+            weights.withUnsafeMutableBufferPointer { w in
+                var m = -Float.infinity
+                if let candidates {
+                    for i in candidates { m = max(m, l[i]) }
+                    for k in 0..<w.count { w[k] = Double(expf((l[candidates[k]] - m) / p.temperature)) }
+                } else {
+                    for x in l { m = max(m, x) }
+                    for k in 0..<w.count { w[k] = Double(expf((l[k] - m) / p.temperature)) }
+                }
+                for x in w {
+                    total += x
+                    best = max(best, x)
+                }
+            }
+        }
         if p.topP < 1 || p.minP > 0 {
             // Walk the candidates from the most likely down (a heap: the nucleus is usually small) and keep
             // them while the mass before them is below top-p and they are at least min-p × the best.
@@ -74,24 +90,33 @@ public struct Sampler: Sendable {
             var cumulative = 0.0
             while let i = heap.pop() {
                 if !kept.isEmpty && (cumulative >= Double(p.topP) * total || weights[i] < Double(p.minP) * best) { break }
-                kept.append(candidates[i])
+                kept.append(candidates?[i] ?? i)
                 keptWeights.append(weights[i])
                 cumulative += weights[i]
             }
             return choose(kept, keptWeights)
         }
-        weights = weights.map { $0 / total }
+        weights.withUnsafeMutableBufferPointer { w in
+            for k in 0..<w.count { w[k] /= total }
+        }
         return choose(candidates, weights)
     }
 
-    /// Draws one of `items` with probability proportional to `weights`.
-    private mutating func choose(_ items: [Int], _ weights: [Double]) -> Int {
-        var u = rng.nextDouble() * weights.reduce(0, +)
-        for (item, w) in zip(items, weights) {
-            u -= w
-            if u < 0 { return item }
+    /// Draws one of `items` (nil: the indices of `weights`) with probability proportional to `weights`.
+    private mutating func choose(_ items: [Int]?, _ weights: [Double]) -> Int {
+        let sum = weights.withUnsafeBufferPointer { w in
+            var sum = 0.0
+            for x in w { sum += x }
+            return sum
         }
-        return items[items.count - 1]
+        var u = rng.nextDouble() * sum
+        return weights.withUnsafeBufferPointer { w in
+            for k in 0..<w.count {
+                u -= w[k]
+                if u < 0 { return items?[k] ?? k }
+            }
+            return items?.last ?? w.count - 1
+        }
     }
 }
 

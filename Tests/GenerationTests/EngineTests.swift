@@ -29,7 +29,7 @@ struct Transcript {
             case .content(let t): content += t
             case .toolCall(let c): toolCalls.append(c)
             case .finish(let r, let u): finish = (r, u)
-            case .prefill, .logprobs: break
+            case .prefill, .logprobs, .stopSequence: break
             }
         }
     }
