@@ -67,7 +67,7 @@ final class ReplyPrinter {
             enterAnswer()
             if lastContentCharacter != "\n" { write("\n") }
             write(content.styledText("[tool call] \(call.name)(\(call.arguments))", .bold) + "\n")
-        case .finish, .prefill, .logprobs:
+        case .finish, .prefill, .logprobs, .stopSequence:
             break
         }
     }

@@ -99,6 +99,7 @@ public struct Reply: Sendable {
             content += text
             if !countsTokens { tokenCount += 1 }
         case .toolCall(let call): toolCalls.append(call)
+        case .stopSequence: break
         case .logprobs(let lp):
             countsTokens = true
             tokenCount += 1
