@@ -7,6 +7,8 @@ import Foundation
 import Generation
 import Hummingbird
 import HummingbirdTesting
+import Logging
+import ServiceLifecycle
 import Testing
 import Server
 import Tokenizers
@@ -108,6 +110,30 @@ struct ConcurrencyTests {
         }
     }
 
+    @Test("a graceful shutdown lets a running stream go on for the grace period, then ends it with a 503 event")
+    func gracefulShutdown() async throws {
+        var server = TestServer([Self.long], stepDelay: 0.02)
+        let port = try RawConnection.freePort()
+        server.configuration.port = port
+        let group = ServiceGroup(
+            configuration: .init(services: [server.application], logger: Logger(label: "narwhal.test.shutdown")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let connection = try await RawConnection.connecting(port: port)
+            connection.post("/v1/chat/completions", #"{"model": "deepseek-chat", "stream": true, "temperature": 0, "messages": [{"role": "user", "content": "Count"}]}"#)
+            #expect(await connection.read(until: "data: ").contains("data: "))
+            let clock = ContinuousClock()
+            let start = clock.now
+            await group.triggerGracefulShutdown()
+            let rest = await connection.read(until: "service_unavailable")
+            // The 400-token answer would take 8 s; the grace period is 1 s.
+            #expect(rest.contains("The server is shutting down"))
+            #expect(clock.now - start < .seconds(4))
+            connection.close()
+            try await tasks.next()
+        }
+    }
+
     /// Polls until a fresh short request gets the single slot (it would be refused with 429 while the
     /// disconnected client's generation ran on).
     func expectSlotFreed(_ client: any TestClientProtocol) async throws {
@@ -175,22 +201,65 @@ final class BatchRecordingModel: LanguageModel, @unchecked Sendable {
 /// Its calls block, so `read` runs on a thread of its own: blocking one of the few threads that run
 /// Swift tasks would starve the server under test.
 final class RawConnection: @unchecked Sendable {
-    private let socket: Int32
+    let socket: Int32
 
-    init(port: Int) throws {
+    /// A loopback port nobody listens on right now.
+    static func freePort() throws -> Int {
+        let probe = try RawConnection(listeningOn: 0)
+        defer { probe.close() }
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(probe.socket, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Connects, retrying for up to 5 s while the server starts.
+    static func connecting(port: Int) async throws -> RawConnection {
+        for _ in 0..<500 {
+            if let connection = try? RawConnection(port: port) { return connection }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return try RawConnection(port: port)
+    }
+
+    /// A socket bound to a loopback port (0: any free one), not listening.
+    private init(listeningOn port: Int) throws {
+        socket = Self.makeSocket()
+        var address = Self.loopback(port: port)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+    }
+
+    private static func makeSocket() -> Int32 {
         #if canImport(Glibc)
-        socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
-        socket = Darwin.socket(AF_INET, SOCK_STREAM, 0)
+        Darwin.socket(AF_INET, SOCK_STREAM, 0)
         #endif
+    }
+
+    private static func loopback(port: Int) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return address
+    }
+
+    init(port: Int) throws {
+        socket = Self.makeSocket()
+        var address = Self.loopback(port: port)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+        guard connected == 0 else {
+            close()
+            throw POSIXError(.ECONNREFUSED)
+        }
         // Reads give up after 5 s rather than hang a test.
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
