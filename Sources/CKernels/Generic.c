@@ -25,7 +25,12 @@ __attribute__((constructor)) static void init_tables(void) {
 }
 
 /// E8M0 scale byte e -> 2^(e-127); 255 is NaN.
-static inline float e8m0(uint8_t e) { return e == 255 ? NAN : ldexpf(1.0f, (int)e - 127); }
+static inline float e8m0(uint8_t e) {
+    uint32_t bits = e == 0 ? 0x00400000u : e == 255 ? 0x7FC00000u : (uint32_t)e << 23;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
 
 void nw_dequantize_row_generic(const nw_matrix *w, int64_t n, float *row) {
     const int64_t K = w->cols;

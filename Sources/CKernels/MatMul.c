@@ -13,6 +13,10 @@ static const char *isa_name = "generic";
 typedef void (*nw_fused_fn)(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                             int64_t n0, int64_t n1);
 static nw_fused_fn fused = NULL;
+/// Large-T product with register tiling; needs a scratch panel of 4 weight rows. NULL where the ISA has none.
+typedef void (*nw_gemm_fn)(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
+                           int64_t n0, int64_t n1, float *panel);
+static nw_gemm_fn gemm = NULL;
 /// Up to this many activation rows, the fused kernel beats decoding each weight row once into scratch.
 #define FUSED_MAX_T 8
 
@@ -29,11 +33,13 @@ __attribute__((constructor)) static void choose_isa(void) {
         dequantize_row = nw_dequantize_row_avx512;
         dot = nw_dot_avx512;
         fused = nw_matmul_fused_avx512;
+        gemm = nw_matmul_gemm_avx512;
         isa_name = "avx512";
     } else if (avx2) {
         dequantize_row = nw_dequantize_row_avx2;
         dot = nw_dot_avx2;
         fused = nw_matmul_fused_avx2;
+        gemm = nw_matmul_gemm_avx2;
         isa_name = "avx2";
     }
 #endif
@@ -85,6 +91,10 @@ void nw_matmul(const nw_matrix *w, const float *x, int64_t ldx, float *out, int6
                int64_t row0, int64_t row1, float *scratch) {
     if (fused && T <= FUSED_MAX_T) {
         fused(w, x, ldx, out, ldo, T, row0, row1);
+        return;
+    }
+    if (gemm) {
+        gemm(w, x, ldx, out, ldo, T, row0, row1, scratch);
         return;
     }
     const int64_t K = w->cols;

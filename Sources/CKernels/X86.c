@@ -6,12 +6,20 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
-static inline float e8m0(uint8_t e) { return e == 255 ? NAN : ldexpf(1.0f, (int)e - 127); }
+/// E8M0 scale byte e → 2^(e−127) built from its bits (a libm call per block of 32 would cost more than the
+/// block's arithmetic); e = 0 is the subnormal 2^-127, 255 is NaN.
+static inline float e8m0(uint8_t e) {
+    uint32_t bits = e == 0 ? 0x00400000u : e == 255 ? 0x7FC00000u : (uint32_t)e << 23;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
 
 // ---------------------------------------------------------------- AVX-512
 
@@ -127,9 +135,23 @@ AVX2 void nw_dequantize_row_avx2(const nw_matrix *w, int64_t n, float *row) {
     const int64_t K = w->cols;
     switch (w->format) {
     case NW_FORMAT_F32:
-    case NW_FORMAT_BF16:
         nw_dequantize_row_generic(w, n, row);
         return;
+    case NW_FORMAT_BF16: {
+        const uint8_t *src = (const uint8_t *)w->data + n * K * 2;
+        int64_t k = 0;
+        for (; k + 8 <= K; k += 8) {
+            __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + 2 * k)));
+            _mm256_storeu_ps(row + k, _mm256_castsi256_ps(_mm256_slli_epi32(h, 16)));
+        }
+        for (; k < K; k++) {
+            uint16_t h;
+            memcpy(&h, src + 2 * k, 2);
+            uint32_t bits = (uint32_t)h << 16;
+            memcpy(&row[k], &bits, 4);
+        }
+        return;
+    }
     case NW_FORMAT_FP8: {
         const uint8_t *src = (const uint8_t *)w->data + n * K;
         const int64_t kb = (K + 127) / 128;
@@ -199,20 +221,52 @@ AVX2 float nw_dot_avx2(const float *a, const float *b, int64_t n) {
     return r;
 }
 
-// ---------------------------------------------------------------- AVX-512 fused decode kernels
+// ---------------------------------------------------------------- matrix products for any T
 //
-// out[t, n] for up to 4 activation rows at once, decoding each weight vector once and multiplying it
-// into all rows straight from registers (no scratch row): the decode path, where every weight byte is
-// read from memory once per token and the arithmetic must keep up with the memory.
+// Canonical order. Every product element out[t, n] is computed the same way whatever T is and whichever
+// path computes it (the fused decode kernels for small T, the tiled GEMM for large T): the decoded,
+// block-scaled weights (exact in float32) are multiplied into ONE vector accumulator in k order, the last
+// partial vector zero-padded, and the accumulator reduced in a fixed order. So a sequence's logits do
+// not depend on how its tokens were split into calls, how many sequences share a batch, or how many
+// tokens an expert received — prefix caching and batching change no output.
+//
+// Packed FP4 is the one exception to "k order": its products run in the order of the de-interleaved
+// activations (per 32 values: 8 even, 8 odd, 8 even, 8 odd), which both FP4 paths use.
 
 #define MAXT 4
+
+/// x rows de-interleaved for FP4 products: per 32-value block [x0 x2 … x14, x1 x3 … x15, x16 … x30, x17 … x31].
+static float *deinterleave_fp4(const float *x, int64_t ldx, int64_t T, int64_t K) {
+    float *xd = malloc((size_t)(T * K) * sizeof(float));
+    if (!xd) return NULL;
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t k = 0; k < K; k += 32)
+            for (int h = 0; h < 2; h++)
+                for (int j = 0; j < 8; j++) {
+                    xd[t * K + k + 16 * h + j] = x[t * ldx + k + 16 * h + 2 * j];
+                    xd[t * K + k + 16 * h + 8 + j] = x[t * ldx + k + 16 * h + 2 * j + 1];
+                }
+    return xd;
+}
+
+// ---------------------------------------------------------------- AVX-512
 
 AVX512 static inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
 
 AVX512 static inline float reduce(__m512 v) { return _mm512_reduce_add_ps(v); }
 
-AVX512 static void fused_fp8(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
-                             int64_t n0, int64_t n1) {
+/// The canonical dot product of a decoded weight row with an activation row.
+AVX512 static inline float dot_canonical_avx512(const float *w, const float *x, int64_t K) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k += 16) {
+        const __mmask16 m = tail_mask(K - k);
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + k), _mm512_maskz_loadu_ps(m, x + k), acc);
+    }
+    return reduce(acc);
+}
+
+AVX512 static inline __attribute__((always_inline)) void fused_fp8(const nw_matrix *w, const float *x, int64_t ldx, float *out,
+                                                                 int64_t ldo, int T, int64_t n0, int64_t n1) {
     const int64_t K = w->cols, kb = (K + 127) / 128;
     for (int64_t n = n0; n < n1; n++) {
         const uint8_t *src = (const uint8_t *)w->data + n * K;
@@ -221,22 +275,19 @@ AVX512 static void fused_fp8(const nw_matrix *w, const float *x, int64_t ldx, fl
         for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
         for (int64_t b = 0; b < kb; b++) {
             const int64_t k0 = b * 128, k1 = k0 + 128 < K ? k0 + 128 : K;
-            __m512 part[MAXT];
-            for (int t = 0; t < T; t++) part[t] = _mm512_setzero_ps();
+            const __m512 s = _mm512_set1_ps(e8m0(srow[b]));
             for (int64_t k = k0; k < k1; k += 16) {
                 const __mmask16 m = tail_mask(k1 - k);
-                __m512 f = fp8x16_decode(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, src + k)));
-                for (int t = 0; t < T; t++) part[t] = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(m, x + t * ldx + k), part[t]);
+                __m512 f = _mm512_mul_ps(fp8x16_decode(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, src + k))), s);
+                for (int t = 0; t < T; t++) acc[t] = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(m, x + t * ldx + k), acc[t]);
             }
-            const __m512 s = _mm512_set1_ps(e8m0(srow[b]));
-            for (int t = 0; t < T; t++) acc[t] = _mm512_fmadd_ps(part[t], s, acc[t]);
         }
         for (int t = 0; t < T; t++) out[t * ldo + n] = reduce(acc[t]);
     }
 }
 
-AVX512 static void fused_fp4(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
-                             int64_t n0, int64_t n1) {
+AVX512 static inline __attribute__((always_inline)) void fused_fp4(const nw_matrix *w, const float *x, int64_t ldx, float *out,
+                                                                 int64_t ldo, int T, int64_t n0, int64_t n1) {
     const int64_t K = w->cols;
     const __m512 table = _mm512_loadu_ps(nw_fp4_e2m1_table);
     const __m512i even = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
@@ -263,8 +314,8 @@ AVX512 static void fused_fp4(const nw_matrix *w, const float *x, int64_t ldx, fl
     }
 }
 
-AVX512 static void fused_bf16(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
-                              int64_t n0, int64_t n1) {
+AVX512 static inline __attribute__((always_inline)) void fused_bf16(const nw_matrix *w, const float *x, int64_t ldx, float *out,
+                                                                  int64_t ldo, int T, int64_t n0, int64_t n1) {
     const int64_t K = w->cols;
     for (int64_t n = n0; n < n1; n++) {
         const uint16_t *src = (const uint16_t *)((const uint8_t *)w->data + n * K * 2);
@@ -279,8 +330,8 @@ AVX512 static void fused_bf16(const nw_matrix *w, const float *x, int64_t ldx, f
     }
 }
 
-AVX512 static void fused_f32(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
-                             int64_t n0, int64_t n1) {
+AVX512 static inline __attribute__((always_inline)) void fused_f32(const nw_matrix *w, const float *x, int64_t ldx, float *out,
+                                                                 int64_t ldo, int T, int64_t n0, int64_t n1) {
     const int64_t K = w->cols;
     for (int64_t n = n0; n < n1; n++) {
         const float *src = (const float *)((const uint8_t *)w->data + n * K * 4);
@@ -295,6 +346,23 @@ AVX512 static void fused_f32(const nw_matrix *w, const float *x, int64_t ldx, fl
     }
 }
 
+#define SPECIALIZE(ISA, name)                                                                                   \
+    ISA static void name##_t(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,   \
+                             int64_t n0, int64_t n1) {                                                          \
+        switch (T) {                                                                                            \
+        case 1: name(w, x, ldx, out, ldo, 1, n0, n1); break;                                                    \
+        case 2: name(w, x, ldx, out, ldo, 2, n0, n1); break;                                                    \
+        case 3: name(w, x, ldx, out, ldo, 3, n0, n1); break;                                                    \
+        default: name(w, x, ldx, out, ldo, 4, n0, n1); break;                                                   \
+        }                                                                                                       \
+    }
+
+// The row count fixed at compile time, so the per-row accumulators stay in registers.
+SPECIALIZE(AVX512, fused_fp8)
+SPECIALIZE(AVX512, fused_fp4)
+SPECIALIZE(AVX512, fused_bf16)
+SPECIALIZE(AVX512, fused_f32)
+
 void nw_matmul_fused_avx512(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                             int64_t n0, int64_t n1) {
     for (int64_t t0 = 0; t0 < T; t0 += MAXT) {
@@ -302,24 +370,33 @@ void nw_matmul_fused_avx512(const nw_matrix *w, const float *x, int64_t ldx, flo
         const float *xt = x + t0 * ldx;
         float *ot = out + t0 * ldo;
         switch (w->format) {
-        case NW_FORMAT_FP8: fused_fp8(w, xt, ldx, ot, ldo, rows, n0, n1); break;
-        case NW_FORMAT_FP4: fused_fp4(w, xt, ldx, ot, ldo, rows, n0, n1); break;
-        case NW_FORMAT_BF16: fused_bf16(w, xt, ldx, ot, ldo, rows, n0, n1); break;
-        default: fused_f32(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        case NW_FORMAT_FP8: fused_fp8_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        case NW_FORMAT_FP4: fused_fp4_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        case NW_FORMAT_BF16: fused_bf16_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        default: fused_f32_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
         }
     }
 }
 
+/// Large T: decode each weight row once into `panel`, then canonical dot products with every row of x.
+void nw_matmul_gemm_avx512(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
+                           int64_t n0, int64_t n1, float *panel) {
+    const int64_t K = w->cols;
+    for (int64_t n = n0; n < n1; n++) {
+        nw_dequantize_row_avx512(w, n, panel);
+        for (int64_t t = 0; t < T; t++) out[t * ldo + n] = dot_canonical_avx512(panel, x + t * ldx, K);
+    }
+}
 
-// ---------------------------------------------------------------- AVX2 fused decode kernels (as above, 8 wide)
+// ---------------------------------------------------------------- AVX2
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/// Loads n ≤ 8 floats, zero-filling the rest (the AVX2 tail).
-AVX2 static inline __m256 load_tail_avx2(const float *p, int64_t n) {
+/// Loads n floats (0 ≤ n ≤ 8), zero-filling the rest.
+AVX2 static inline __m256 load8(const float *p, int64_t n) {
     if (n >= 8) return _mm256_loadu_ps(p);
     float b[8] = {0};
-    memcpy(b, p, (size_t)n * 4);
+    if (n > 0) memcpy(b, p, (size_t)n * 4);
     return _mm256_loadu_ps(b);
 }
 
@@ -330,10 +407,18 @@ AVX2 static inline float reduce_avx2(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-AVX2 static void fused_fp8_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
-                                int64_t n0, int64_t n1) {
+/// The canonical dot product of a decoded weight row with an activation row.
+AVX2 static inline float dot_canonical_avx2(const float *w, const float *x, int64_t K) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(w + k), _mm256_loadu_ps(x + k), acc);
+    if (k < K) acc = _mm256_fmadd_ps(load8(w + k, K - k), load8(x + k, K - k), acc);
+    return reduce_avx2(acc);
+}
+
+AVX2 static inline __attribute__((always_inline)) void fused_fp8_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out,
+                                                                    int64_t ldo, int T, int64_t n0, int64_t n1) {
     const int64_t K = w->cols, kb = (K + 127) / 128;
-    const __m256 one = _mm256_set1_ps(1.0f);
     for (int64_t n = n0; n < n1; n++) {
         const uint8_t *src = (const uint8_t *)w->data + n * K;
         const uint8_t *srow = w->scale + (n / 128) * kb;
@@ -341,28 +426,38 @@ AVX2 static void fused_fp8_avx2(const nw_matrix *w, const float *x, int64_t ldx,
         for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
         for (int64_t b = 0; b < kb; b++) {
             const int64_t k0 = b * 128, k1 = min64(k0 + 128, K);
-            __m256 part[MAXT];
-            for (int t = 0; t < T; t++) part[t] = _mm256_setzero_ps();
+            const __m256 s = _mm256_set1_ps(e8m0(srow[b]));
             int64_t k = k0;
             for (; k + 8 <= k1; k += 8) {
-                __m256 f = fp8x8_avx2(src + k, one);
-                for (int t = 0; t < T; t++) part[t] = _mm256_fmadd_ps(f, _mm256_loadu_ps(x + t * ldx + k), part[t]);
+                __m256 f = fp8x8_avx2(src + k, s);
+                for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(f, _mm256_loadu_ps(x + t * ldx + k), acc[t]);
             }
             if (k < k1) {
                 uint8_t tail[8] = {0};
                 memcpy(tail, src + k, (size_t)(k1 - k));
-                __m256 f = fp8x8_avx2(tail, one);
-                for (int t = 0; t < T; t++) part[t] = _mm256_fmadd_ps(f, load_tail_avx2(x + t * ldx + k, k1 - k), part[t]);
+                __m256 f = fp8x8_avx2(tail, s);
+                for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(f, load8(x + t * ldx + k, k1 - k), acc[t]);
             }
-            const __m256 s = _mm256_set1_ps(e8m0(srow[b]));
-            for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(part[t], s, acc[t]);
         }
         for (int t = 0; t < T; t++) out[t * ldo + n] = reduce_avx2(acc[t]);
     }
 }
 
-AVX2 static void fused_fp4_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
-                                int64_t n0, int64_t n1) {
+/// 16 packed FP4 codes (8 bytes) → the 8 low-nibble (even-column) and 8 high-nibble (odd-column) values.
+AVX2 static inline void fp4x16_avx2(const uint8_t *p, __m256 magnitudes, __m256 s, __m256 *even, __m256 *odd) {
+    __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+    __m256i lo = _mm256_and_si256(v, _mm256_set1_epi32(15));
+    __m256i hi = _mm256_srli_epi32(v, 4);
+    // Magnitude from the table (the permute reads the low 3 bits), sign from bit 3.
+    *even = _mm256_mul_ps(_mm256_xor_ps(_mm256_permutevar8x32_ps(magnitudes, lo),
+                                        _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(lo, _mm256_set1_epi32(8)), 28))), s);
+    *odd = _mm256_mul_ps(_mm256_xor_ps(_mm256_permutevar8x32_ps(magnitudes, hi),
+                                       _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(hi, _mm256_set1_epi32(8)), 28))), s);
+}
+
+/// x de-interleaved (deinterleave_fp4): the low nibbles meet their activations without shuffling weights.
+AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out,
+                                                                    int64_t ldo, int T, int64_t n0, int64_t n1) {
     const int64_t K = w->cols;
     const __m256 magnitudes = _mm256_loadu_ps(nw_fp4_e2m1_table);
     for (int64_t n = n0; n < n1; n++) {
@@ -372,21 +467,13 @@ AVX2 static void fused_fp4_avx2(const nw_matrix *w, const float *x, int64_t ldx,
         for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
         for (int64_t b = 0; b < K / 32; b++) {
             const __m256 s = _mm256_set1_ps(e8m0(srow[b]));
-            for (int half = 0; half < 2; half++) {
-                __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(src + b * 16 + half * 8)));
-                __m256i lo = _mm256_and_si256(v, _mm256_set1_epi32(15));
-                __m256i hi = _mm256_srli_epi32(v, 4);
-                __m256 flo = _mm256_permutevar8x32_ps(magnitudes, lo);
-                __m256 fhi = _mm256_permutevar8x32_ps(magnitudes, hi);
-                flo = _mm256_xor_ps(flo, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(lo, _mm256_set1_epi32(8)), 28)));
-                fhi = _mm256_xor_ps(fhi, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(hi, _mm256_set1_epi32(8)), 28)));
-                __m256 a = _mm256_unpacklo_ps(flo, fhi), c = _mm256_unpackhi_ps(flo, fhi);
-                __m256 w0 = _mm256_mul_ps(_mm256_permute2f128_ps(a, c, 0x20), s);
-                __m256 w1 = _mm256_mul_ps(_mm256_permute2f128_ps(a, c, 0x31), s);
+            for (int h = 0; h < 2; h++) {
+                __m256 ev, od;
+                fp4x16_avx2(src + b * 16 + h * 8, magnitudes, s, &ev, &od);
                 for (int t = 0; t < T; t++) {
-                    const float *xt = x + t * ldx + b * 32 + half * 16;
-                    acc[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt), acc[t]);
-                    acc[t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + 8), acc[t]);
+                    const float *xt = x + t * ldx + b * 32 + h * 16;
+                    acc[t] = _mm256_fmadd_ps(ev, _mm256_loadu_ps(xt), acc[t]);
+                    acc[t] = _mm256_fmadd_ps(od, _mm256_loadu_ps(xt + 8), acc[t]);
                 }
             }
         }
@@ -394,8 +481,8 @@ AVX2 static void fused_fp4_avx2(const nw_matrix *w, const float *x, int64_t ldx,
     }
 }
 
-AVX2 static void fused_bf16_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
-                                 int64_t n0, int64_t n1) {
+AVX2 static inline __attribute__((always_inline)) void fused_bf16_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out,
+                                                                     int64_t ldo, int T, int64_t n0, int64_t n1) {
     const int64_t K = w->cols;
     for (int64_t n = n0; n < n1; n++) {
         const uint8_t *src = (const uint8_t *)w->data + n * K * 2;
@@ -406,23 +493,18 @@ AVX2 static void fused_bf16_avx2(const nw_matrix *w, const float *x, int64_t ldx
             __m256 f = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + 2 * k))), 16));
             for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(f, _mm256_loadu_ps(x + t * ldx + k), acc[t]);
         }
-        for (int t = 0; t < T; t++) {
-            float r = reduce_avx2(acc[t]);
-            for (int64_t j = k; j < K; j++) {
-                uint16_t h;
-                memcpy(&h, src + 2 * j, 2);
-                uint32_t bits = (uint32_t)h << 16;
-                float f;
-                memcpy(&f, &bits, 4);
-                r += f * x[t * ldx + j];
-            }
-            out[t * ldo + n] = r;
+        if (k < K) {
+            uint16_t h[8] = {0};
+            memcpy(h, src + 2 * k, (size_t)(K - k) * 2);
+            __m256 f = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)h)), 16));
+            for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(f, load8(x + t * ldx + k, K - k), acc[t]);
         }
+        for (int t = 0; t < T; t++) out[t * ldo + n] = reduce_avx2(acc[t]);
     }
 }
 
-AVX2 static void fused_f32_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,
-                                int64_t n0, int64_t n1) {
+AVX2 static inline __attribute__((always_inline)) void fused_f32_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out,
+                                                                    int64_t ldo, int T, int64_t n0, int64_t n1) {
     const int64_t K = w->cols;
     for (int64_t n = n0; n < n1; n++) {
         const float *src = (const float *)((const uint8_t *)w->data + n * K * 4);
@@ -433,27 +515,132 @@ AVX2 static void fused_f32_avx2(const nw_matrix *w, const float *x, int64_t ldx,
             __m256 f = _mm256_loadu_ps(src + k);
             for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(f, _mm256_loadu_ps(x + t * ldx + k), acc[t]);
         }
-        for (int t = 0; t < T; t++) {
-            float r = reduce_avx2(acc[t]);
-            for (int64_t j = k; j < K; j++) r += src[j] * x[t * ldx + j];
-            out[t * ldo + n] = r;
+        if (k < K) {
+            __m256 f = load8(src + k, K - k);
+            for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(f, load8(x + t * ldx + k, K - k), acc[t]);
         }
+        for (int t = 0; t < T; t++) out[t * ldo + n] = reduce_avx2(acc[t]);
     }
 }
 
+SPECIALIZE(AVX2, fused_fp8_avx2)
+SPECIALIZE(AVX2, fused_fp4_avx2)
+SPECIALIZE(AVX2, fused_bf16_avx2)
+SPECIALIZE(AVX2, fused_f32_avx2)
+
 void nw_matmul_fused_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                           int64_t n0, int64_t n1) {
+    float *xd = NULL;
+    if (w->format == NW_FORMAT_FP4) {
+        xd = deinterleave_fp4(x, ldx, T, w->cols);
+        if (!xd) {  // no memory for the copy: the generic path (still correct, other rounding order)
+            float row[w->cols];
+            for (int64_t n = n0; n < n1; n++) {
+                nw_dequantize_row_generic(w, n, row);
+                for (int64_t t = 0; t < T; t++) out[t * ldo + n] = nw_dot_generic(row, x + t * ldx, w->cols);
+            }
+            return;
+        }
+        x = xd;
+        ldx = w->cols;
+    }
     for (int64_t t0 = 0; t0 < T; t0 += MAXT) {
         const int rows = (int)(T - t0 < MAXT ? T - t0 : MAXT);
         const float *xt = x + t0 * ldx;
         float *ot = out + t0 * ldo;
         switch (w->format) {
-        case NW_FORMAT_FP8: fused_fp8_avx2(w, xt, ldx, ot, ldo, rows, n0, n1); break;
-        case NW_FORMAT_FP4: fused_fp4_avx2(w, xt, ldx, ot, ldo, rows, n0, n1); break;
-        case NW_FORMAT_BF16: fused_bf16_avx2(w, xt, ldx, ot, ldo, rows, n0, n1); break;
-        default: fused_f32_avx2(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        case NW_FORMAT_FP8: fused_fp8_avx2_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        case NW_FORMAT_FP4: fused_fp4_avx2_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        case NW_FORMAT_BF16: fused_bf16_avx2_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        default: fused_f32_avx2_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
         }
     }
+    free(xd);
+}
+
+// AVX2 prefill GEMM (large T): weight rows decoded four at a time into a small float panel (FP4 in the
+// de-interleaved order of its fused kernel); activation rows in blocks of GEMM_XB rows (kept in L2 across
+// the row range) and micro-tiles of 3, so every loaded weight vector feeds three FMAs and every activation
+// vector four: 12 accumulators + 3 activation registers fill the 16 ymm registers. Each accumulator
+// follows the canonical order.
+
+#define GEMM_XB 24
+
+/// An FP4 row decoded in the order of the de-interleaved activations.
+AVX2 static void decode_fp4_row_deinterleaved(const nw_matrix *w, int64_t n, float *row) {
+    const int64_t K = w->cols;
+    const __m256 magnitudes = _mm256_loadu_ps(nw_fp4_e2m1_table);
+    const uint8_t *src = (const uint8_t *)w->data + n * (K / 2);
+    const uint8_t *srow = w->scale + n * (K / 32);
+    for (int64_t b = 0; b < K / 32; b++) {
+        const __m256 s = _mm256_set1_ps(e8m0(srow[b]));
+        for (int h = 0; h < 2; h++) {
+            __m256 ev, od;
+            fp4x16_avx2(src + b * 16 + h * 8, magnitudes, s, &ev, &od);
+            _mm256_storeu_ps(row + b * 32 + h * 16, ev);
+            _mm256_storeu_ps(row + b * 32 + h * 16 + 8, od);
+        }
+    }
+}
+
+AVX2 static inline void tile_4x3(const float *w, int64_t K, const float *x, int64_t ldx, float r[4][3]) {
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+    __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+    for (int64_t k = 0; k < K; k += 8) {
+        const int64_t n = K - k;
+        const __m256 x0 = load8(x + k, n), x1 = load8(x + ldx + k, n), x2 = load8(x + 2 * ldx + k, n);
+        __m256 w0 = load8(w + k, n);
+        a00 = _mm256_fmadd_ps(w0, x0, a00); a01 = _mm256_fmadd_ps(w0, x1, a01); a02 = _mm256_fmadd_ps(w0, x2, a02);
+        w0 = load8(w + K + k, n);
+        a10 = _mm256_fmadd_ps(w0, x0, a10); a11 = _mm256_fmadd_ps(w0, x1, a11); a12 = _mm256_fmadd_ps(w0, x2, a12);
+        w0 = load8(w + 2 * K + k, n);
+        a20 = _mm256_fmadd_ps(w0, x0, a20); a21 = _mm256_fmadd_ps(w0, x1, a21); a22 = _mm256_fmadd_ps(w0, x2, a22);
+        w0 = load8(w + 3 * K + k, n);
+        a30 = _mm256_fmadd_ps(w0, x0, a30); a31 = _mm256_fmadd_ps(w0, x1, a31); a32 = _mm256_fmadd_ps(w0, x2, a32);
+    }
+    r[0][0] = reduce_avx2(a00); r[0][1] = reduce_avx2(a01); r[0][2] = reduce_avx2(a02);
+    r[1][0] = reduce_avx2(a10); r[1][1] = reduce_avx2(a11); r[1][2] = reduce_avx2(a12);
+    r[2][0] = reduce_avx2(a20); r[2][1] = reduce_avx2(a21); r[2][2] = reduce_avx2(a22);
+    r[3][0] = reduce_avx2(a30); r[3][1] = reduce_avx2(a31); r[3][2] = reduce_avx2(a32);
+}
+
+void nw_matmul_gemm_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
+                         int64_t n0, int64_t n1, float *panel) {
+    const int64_t K = w->cols;
+    float *xd = NULL;
+    if (w->format == NW_FORMAT_FP4) {
+        xd = deinterleave_fp4(x, ldx, T, K);
+        if (!xd) {
+            for (int64_t n = n0; n < n1; n++) {
+                nw_dequantize_row_generic(w, n, panel);
+                for (int64_t t = 0; t < T; t++) out[t * ldo + n] = nw_dot_generic(panel, x + t * ldx, K);
+            }
+            return;
+        }
+        x = xd;
+        ldx = K;
+    }
+    for (int64_t t0 = 0; t0 < T; t0 += GEMM_XB) {
+        const int64_t t1 = min64(t0 + GEMM_XB, T);
+        for (int64_t n = n0; n < n1; n += 4) {
+            const int rows = n1 - n < 4 ? (int)(n1 - n) : 4;
+            for (int i = 0; i < rows; i++) {
+                if (w->format == NW_FORMAT_FP4) decode_fp4_row_deinterleaved(w, n + i, panel + i * K);
+                else nw_dequantize_row_avx2(w, n + i, panel + i * K);
+            }
+            for (int i = rows; i < 4; i++) memset(panel + i * K, 0, (size_t)K * sizeof(float));
+            int64_t t = t0;
+            for (; t + 3 <= t1; t += 3) {
+                float r[4][3];
+                tile_4x3(panel, K, x + t * ldx, ldx, r);
+                for (int i = 0; i < rows; i++)
+                    for (int j = 0; j < 3; j++) out[(t + j) * ldo + n + i] = r[i][j];
+            }
+            for (; t < t1; t++)
+                for (int i = 0; i < rows; i++) out[t * ldo + n + i] = dot_canonical_avx2(panel + i * K, x + t * ldx, K);
+        }
+    }
+    free(xd);
 }
 
 #endif

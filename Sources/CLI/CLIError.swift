@@ -7,6 +7,7 @@ enum CLIError: Error, CustomStringConvertible {
     case invalidInput(String)
     case idOutOfRange(Int, vocabularySize: Int)
     case benchmarkMismatch(String)
+    case defaultModel(directory: String, reason: String)
 
     var description: String {
         switch self {
@@ -20,6 +21,9 @@ enum CLIError: Error, CustomStringConvertible {
                 + "hint: were these ids produced by a different tokenizer?"
         case .benchmarkMismatch(let message):
             message
+        case .defaultModel(let directory, let reason):
+            "cannot prepare the default model in \(directory): \(reason); hint: set NARWHAL_CACHE_DIR to a writable "
+                + "directory with 100 MB free, or pass --model DIR"
         }
     }
 }

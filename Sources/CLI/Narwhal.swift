@@ -9,6 +9,8 @@ struct Narwhal: AsyncParsableCommand {
         abstract: "DeepSeek V4 on your own hardware.",
         version: "0.1.0",
         subcommands: [
+            ChatCommand.self,
+            RunCommand.self,
             InspectCommand.self,
             LogitsCommand.self,
             RenderCommand.self,

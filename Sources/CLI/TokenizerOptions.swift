@@ -19,10 +19,7 @@ struct TokenizerOptions: ParsableArguments {
     var directory: URL {
         get throws {
             if let model { return URL(fileURLWithPath: model, isDirectory: true) }
-            guard let resources = Bundle.module.url(forResource: "Resources", withExtension: nil) else {
-                throw CLIError.missingResource("Resources/tokenizer")
-            }
-            return resources.appendingPathComponent("tokenizer", isDirectory: true)
+            return try ModelLoader.bundledTokenizerDirectory()
         }
     }
 

@@ -57,6 +57,14 @@ extension DeepSeekV4Model {
     }
 }
 
+extension DeepSeekV4Model {
+    /// Pages the mapped checkpoint into memory, shard by shard, so the first tokens run at full speed;
+    /// `progress(done, total)` is in bytes. Call it only when the weights fit in memory.
+    public func prefaultWeights(progress: (Int, Int) -> Void) {
+        store.prefault(progress: progress)
+    }
+}
+
 /// Typed lookups with the shapes implied by the config.
 private struct Loader {
     let c: DeepSeekV4Config

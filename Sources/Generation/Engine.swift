@@ -184,6 +184,22 @@ public final class Engine<Model: LanguageModel>: ChatEngine, @unchecked Sendable
         return reuse?.slot ?? lru
     }
 
+    /// Whether a generation is running on the named session `id`, e.g. one whose reader stopped but which
+    /// is still finishing its current step (the next generation on the session waits for it).
+    public func isBusy(session id: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return namedBusy.contains(id)
+    }
+
+    /// Returns once no generation runs on the named session `id`, so a front end can say why the next
+    /// answer is late and time it from when it really starts.
+    public func waitUntilIdle(session id: String) async {
+        while isBusy(session: id) {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
     /// Number of requests waiting for a slot.
     public var queued: Int {
         lock.lock()

@@ -86,7 +86,8 @@ final class RandomWeight {
             var w = next() | next() << 53
             // Keep FP8 codes finite and BF16/F32 values small and ordinary.
             switch format {
-            case .fp8: w &= 0x7676_7676_7676_7676
+            // FP8: exponents 4…7 like trained weights under block scaling (no zero, subnormal or NaN codes).
+            case .fp8: w = (w & 0xB7B7_B7B7_B7B7_B7B7) | 0x2020_2020_2020_2020
             case .bf16: w = (w & 0x807F_807F_807F_807F) | 0x3C00_3C00_3C00_3C00
             case .f32: w = (w & 0x807F_FFFF_807F_FFFF) | 0x3C00_0000_3C00_0000
             case .fp4: break

@@ -104,7 +104,7 @@ public func matmul(
     parallelFor(chunks) { i in
         let r0 = range.lowerBound + i * chunk
         let r1 = min(r0 + chunk, range.upperBound)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: weight.cols) { scratch in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * weight.cols) { scratch in
             var m = w
             nw_matmul(&m, xs.value, Int64(ldx), o.value, Int64(ldo), Int64(T), Int64(r0), Int64(r1), scratch.baseAddress!)
         }

@@ -84,13 +84,16 @@ struct ChatSettings {
         return parameters
     }
 
-    /// The generation options; `maxTokens` must be at least 1 when given.
-    func options(temperatureRange: ClosedRange<Double>, maxTokensField: String) throws(APIError) -> GenerationOptions {
+    /// The generation options; `maxTokens` must be at least 1 when given, and `defaultMaxTokens` (else
+    /// DeepSeek's default for the mode) applies when it is not.
+    func options(temperatureRange: ClosedRange<Double>, maxTokensField: String, defaultMaxTokens: Int? = nil) throws(APIError)
+        -> GenerationOptions
+    {
         if let maxTokens, maxTokens < 1 {
             throw APIError.invalidParameter(
                 param: maxTokensField, message: "Invalid \(maxTokensField) \(maxTokens): expected at least 1.")
         }
-        let limit = maxTokens ?? (thinking ? Self.defaultMaxTokens.thinking : Self.defaultMaxTokens.chat)
+        let limit = maxTokens ?? defaultMaxTokens ?? (thinking ? Self.defaultMaxTokens.thinking : Self.defaultMaxTokens.chat)
         return GenerationOptions(sampling: try sampling(temperatureRange: temperatureRange), maxTokens: limit, stop: stop)
     }
 

@@ -107,6 +107,17 @@ public final class WeightStore: @unchecked Sendable {
         return location.keys.filter { !taken.contains($0) }.sorted()
     }
 
+    /// Reads every shard into memory in order (see ``SafetensorsFile/prefault(chunkBytes:progress:)``);
+    /// `progress(done, total)` counts bytes over all shards.
+    public func prefault(progress: (Int, Int) -> Void) {
+        let total = files.reduce(0) { $0 + $1.byteCount }
+        var before = 0
+        for file in files {
+            file.prefault { progress(before + $0, total) }
+            before += file.byteCount
+        }
+    }
+
     /// Payload bytes per dtype over all tensors.
     public var bytesByDType: [DType: Int] {
         var out: [DType: Int] = [:]

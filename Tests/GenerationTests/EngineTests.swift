@@ -160,6 +160,23 @@ struct EngineTests {
         #expect(t.finish?.0 == .length)
     }
 
+    @Test("a stopped generation keeps its session busy until it winds down, and waitUntilIdle waits for that")
+    func waitUntilIdle() async throws {
+        let c = user("Go on")
+        let (model, engine) = try setup(c, says: String(repeating: "word ", count: 200))
+        // The prefill's two forward calls may pass; the first decode step is held at the gate.
+        let gate = DispatchSemaphore(value: 2)
+        model.gate = gate
+        for try await e in engine.generate(c, options: GenerationOptions()) {
+            if case .content = e { break }
+        }
+        #expect(engine.isBusy(session: "default"))
+        for _ in 0..<10 { gate.signal() }
+        await engine.waitUntilIdle(session: "default")
+        #expect(!engine.isBusy(session: "default"))
+        #expect(model.computed < 20)
+    }
+
     @Test("bad parameters and over-long prompts are errors, not crashes")
     func errors() async throws {
         let c = user("Hi")

@@ -15,6 +15,8 @@ final class FakeModel: LanguageModel, @unchecked Sendable {
     private(set) var computed = 0
     /// Seconds to sleep per forward call (cancellation tests).
     var delay: Double = 0
+    /// When set, every forward call first waits for a signal: a test holds the model mid-generation.
+    var gate: DispatchSemaphore?
     private let lock = NSLock()
 
     init(vocabularySize: Int = 50, contextLimit: Int = 10_000) {
@@ -39,6 +41,7 @@ final class FakeModel: LanguageModel, @unchecked Sendable {
         lock.lock()
         computed += tokens.count
         lock.unlock()
+        gate?.wait()
         if delay > 0 { Thread.sleep(forTimeInterval: delay) }
         cache.tokens += tokens
         progress?(tokens.count)

@@ -109,6 +109,25 @@ struct KernelTests {
         }
     }
 
+    /// The product of a row must not depend on how many rows share the call: the decode kernels (small
+    /// T) and the tiled GEMM (large T) follow one summation order, so prefix caching, chunked prefill
+    /// and batching cannot change a model's output.
+    @Test("each output row is bit-identical whatever the number of rows in the call",
+          arguments: [WeightMatrix.Format.f32, .bf16, .fp8, .fp4])
+    func rowsIndependentOfBatch(format: WeightMatrix.Format) {
+        var rng = TestRandom(state: 17)
+        for K in [64, 160, 4128] where format != .fp4 || K % 32 == 0 {
+            let N = 37
+            let w = TestWeight(rows: N, cols: K, format: format, rng: &rng)
+            let x = Matrix(rows: 30, cols: K, storage: (0..<(30 * K)).map { _ in rng.float() })
+            let alone = (0..<30).map { matmul(x.rows($0..<($0 + 1)), w.matrix).storage }
+            for T in [2, 3, 5, 9, 13, 30] {
+                let together = matmul(x.rows(0..<T), w.matrix)
+                for t in 0..<T { #expect(together.row(t) == alone[t], "\(format) K=\(K) T=\(T) row \(t)") }
+            }
+        }
+    }
+
     @Test("matmul over a row range writes only those rows, with strided input and output")
     func matmulRowRange() {
         var rng = TestRandom(state: 7)

@@ -132,6 +132,15 @@ struct DeepSeekV4ChatFormatTests {
         }
     }
 
+    /// Saved chats are written with `encoderArguments` and read back with `init(encoderArguments:)`.
+    @Test("every golden conversation reads back equal from the encoder arguments it writes",
+          arguments: try ChatFixtures.encodeCases())
+    func encoderArgumentsRoundTrip(_ golden: ChatFixtures.EncodeCase) throws {
+        guard let conversation = try? Conversation(encoderArguments: golden.input) else { return }
+        let written = conversation.encoderArguments
+        #expect(try Conversation(encoderArguments: try JSONValue(parsing: written.serialized())) == conversation)
+    }
+
     @Test("renders a conversation built in Swift like its JSON form")
     func rendersSwiftConversation() throws {
         let tool = Tool(function: ["name": "now", "description": "Current time", "parameters": ["type": "object"]])

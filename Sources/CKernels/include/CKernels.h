@@ -33,8 +33,8 @@ typedef struct {
 } nw_matrix;
 
 /// out[t, n] = sum_k W[n, k] * x[t, k] for t in [0, T), n in [row0, row1).
-/// x: (T, K) with row stride ldx; out: (T, N) with row stride ldo. `scratch` holds K floats (one
-/// dequantized weight row, reused for all T rows of x, so each weight byte is decoded once per call).
+/// x: (T, K) with row stride ldx; out: (T, N) with row stride ldo. `scratch` holds 4·K floats (decoded
+/// weight rows, reused for many rows of x).
 /// Products and sums are float32: FP8/FP4/BF16 values and E8M0 scales are exact in float32.
 void nw_matmul(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                int64_t row0, int64_t row1, float *scratch);

@@ -2,8 +2,9 @@
 //
 // Reading a conversation from the JSON the official encoder is driven with: the keyword arguments of
 // `encode_messages(messages, thinking_mode, ...)` with OpenAI-style message dictionaries (the `input`
-// objects of the chat golden files, and the lines `narwhal render` reads). And writing a parsed
-// completion in the official parser's output shape.
+// objects of the chat golden files, and the lines `narwhal render` reads); writing a conversation back
+// in that same shape (so a saved chat is valid `narwhal render` input and reads back equal); and writing
+// a parsed completion in the official parser's output shape.
 //
 // Python reads these dictionaries loosely (`msg.get("key")`, truthiness for flags); we keep that where
 // it decides an output: flags are truthy/falsy like Python, a missing or `null` role reads as the role
@@ -45,7 +46,56 @@ extension Conversation {
     }
 }
 
+extension Conversation {
+    /// The keyword arguments of the official `encode_messages(...)` for this conversation, the inverse of
+    /// ``init(encoderArguments:)``: arguments at their default values are left out, except `messages`
+    /// and `thinking_mode`, which the encoder requires.
+    public var encoderArguments: JSONValue {
+        var arguments: JSONObject = [
+            "messages": .array(messages.map(\.officialJSON)), "thinking_mode": .string(thinkingMode.rawValue),
+        ]
+        if let reasoningEffort { arguments["reasoning_effort"] = .string(reasoningEffort.rawValue) }
+        if !dropThinking { arguments["drop_thinking"] = false }
+        if !addDefaultBOSToken { arguments["add_default_bos_token"] = false }
+        if !context.isEmpty { arguments["context"] = .array(context.map(\.officialJSON)) }
+        return .object(arguments)
+    }
+}
+
 extension Message {
+    /// The message as an OpenAI-style dictionary, the inverse of ``init(officialJSON:)``: `role`, then
+    /// only the fields that are set. Tool calls keep their ids; tools are written in the OpenAI tool
+    /// format (`{"type": "function", "function": …}`).
+    public var officialJSON: JSONValue {
+        var object: JSONObject = ["role": .string(role.rawValue)]
+        switch content {
+        case nil: break
+        case .text(let text): object["content"] = .string(text)
+        case .parts(let parts):
+            object["content"] = .array(
+                parts.map { part in
+                    var json: JSONObject = ["type": .string(part.type)]
+                    if let text = part.text { json["text"] = .string(text) }
+                    return .object(json)
+                })
+        }
+        if let reasoningContent { object["reasoning_content"] = .string(reasoningContent) }
+        if !toolCalls.isEmpty {
+            object["tool_calls"] = .array(
+                toolCalls.map { call in
+                    guard case .object(var json) = call.openAIJSON else { return call.openAIJSON }
+                    if let id = call.id { json["id"] = .string(id) }
+                    return .object(json)
+                })
+        }
+        if let toolCallID { object["tool_call_id"] = .string(toolCallID) }
+        if !tools.isEmpty { object["tools"] = .array(tools.map { ["type": "function", "function": $0.function] }) }
+        if let responseFormat { object["response_format"] = responseFormat }
+        if let task { object["task"] = .string(task.rawValue) }
+        if withoutEOS { object["wo_eos"] = true }
+        return .object(object)
+    }
+
     /// Reads an OpenAI-style message dictionary the way the official encoder reads it: `role`,
     /// `content` (a string, or for tool results a list of parts), `reasoning_content`, `tool_calls`
     /// (`id`, `function.name`, `function.arguments`), `tool_call_id`, `tools`, `response_format`,

@@ -40,6 +40,18 @@ int main(void) {
                 if (nan) { if (!isnan(got)) { if (fails<10) printf("nan lost\n"); fails++; } continue; }
                 if (fabs(got - ref) > 1e-5 * (mag + 1e-30)) { if (fails < 10) printf("fused fmt %d N %ld K %ld T %d n %ld: %g vs %g\n", fmt, N, K, T, n, got, ref); fails++; }
             }
+            // The large-T path must give bit-identical rows (one summation order for every T).
+            float *panel = malloc(4 * 4 * K), *big = malloc(4 * T * N), *single = malloc(4 * N);
+            nw_matmul_gemm_avx512(&w, x, K, big, N, T, 0, N, panel);
+            for (int t = 0; t < T; t++) {
+                nw_matmul_fused_avx512(&w, x + t * K, K, single, N, 1, 0, N);
+                for (int64_t n = 0; n < N; n++) {
+                    float a1 = big[t * N + n], a2 = single[n], a3 = out[t * N + n];
+                    int same = (isnan(a1) && isnan(a2) && isnan(a3)) || (memcmp(&a1, &a2, 4) == 0 && memcmp(&a2, &a3, 4) == 0);
+                    if (!same) { if (fails < 10) printf("order fmt %d K %ld T %d n %ld: gemm %g fused1 %g fusedT %g\n", fmt, K, T, n, a1, a2, a3); fails++; }
+                }
+            }
+            free(panel); free(big); free(single);
             float da[1000], db[1000]; int64_t len = K < 1000 ? K : 1000;
             for (int64_t i = 0; i < len; i++) { da[i] = x[i]; db[i] = x[(T-1)*K + i]; }
             for (int64_t L = 0; L <= len; L += 37) { double r = 0; for (int64_t i = 0; i < L; i++) r += (double)da[i]*db[i];
