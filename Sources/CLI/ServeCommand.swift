@@ -43,16 +43,28 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Requests that may wait for a free slot; more are refused with 429.")
     var queue = 16
 
-    @Option(name: .long, help: ArgumentHelp("Context limit per request in tokens (prompt + completion). Default: the model's.", valueName: "tokens"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Context limit per request in tokens (prompt + completion). Default: the model's.", valueName: "tokens"))
     var ctx: Int?
 
-    @Option(name: .customLong("served-model-name"), help: ArgumentHelp("A model name to answer to and list (repeatable); DeepSeek's names are always accepted.", valueName: "name"))
+    @Option(
+        name: .customLong("served-model-name"),
+        help: ArgumentHelp(
+            "A model name to answer to and list (repeatable); DeepSeek's names are always accepted.", valueName: "name"))
     var servedModelNames: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Serve the scripted completions of this JSON Lines file ({\"text\": …} per line, in order, cycling) instead of a model.", valueName: "file.jsonl"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Serve the scripted completions of this JSON Lines file instead of a model.",
+            discussion: "Each line is {\"text\": \"<raw completion>\"}; lines are used in order, cycling.",
+            valueName: "file.jsonl"))
     var replay: String?
 
-    @Option(name: .customLong("replay-speed"), help: ArgumentHelp("With --replay: tokens per second to simulate (default: as fast as possible).", valueName: "tokens/s"))
+    @Option(
+        name: .customLong("replay-speed"),
+        help: ArgumentHelp("With --replay: tokens per second to simulate (default: as fast as possible).", valueName: "tokens/s"))
     var replaySpeed: Double?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
@@ -77,8 +89,10 @@ struct ServeCommand: AsyncParsableCommand {
         let names = servedModelNames.isEmpty ? [description.servedName] : servedModelNames
         var configuration = ServerConfiguration(host: host, port: port, apiKey: apiKey, servedModelNames: names)
         configuration.defaultMaxTokens = defaultMaxTokens
+        let startup = "narwhal serve: \(description.model), \(parallel) slot(s) + queue \(queue), "
+            + "context \(engine.contextLimit) tokens, KV \(description.kvBudget)"
         logger.info(
-            "narwhal serve: \(description.model), \(parallel) slot(s) + queue \(queue), context \(engine.contextLimit) tokens, KV \(description.kvBudget)",
+            "\(startup)",
             metadata: [
                 "model": "\(description.model)", "slots": "\(parallel)", "queue": "\(queue)", "context": "\(engine.contextLimit)",
                 "kv_budget": "\(description.kvBudget)", "names": "\(configuration.modelNames.joined(separator: ","))",
