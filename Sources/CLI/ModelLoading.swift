@@ -1,4 +1,4 @@
-// Loading a model for the commands that generate (chat, run, later serve): resolve the directory (or the
+// Loading a model for the commands that generate (chat, run, serve): resolve the directory (or the
 // default model), check what people get wrong before anything heavy happens, print a one-line summary,
 // page the weights in with a progress bar, and hand back an Engine.
 //
@@ -117,9 +117,12 @@ enum ModelLoader {
     /// which the bundled tokenizer is the right one.
     static let officialVocabularySize = 129_280
 
-    /// Loads the model `options` name (or the default model), with the context limit `contextSize`.
+    /// Loads the model `options` name (or the default model), with the context limit `contextSize`, into
+    /// an engine with `parallel` slots and room for `queueLimit` waiting requests (the server's).
     /// Notes and the summary go to stderr.
-    static func load(_ options: ModelLoadingOptions, contextSize: Int?) throws -> LoadedModel {
+    static func load(_ options: ModelLoadingOptions, contextSize: Int?, parallel: Int = 1, queueLimit: Int = 16) throws
+        -> LoadedModel
+    {
         let stderr = TerminalStream.standardError
         let isDefault = options.modelOptions.model == nil
         let directory = try options.modelOptions.directory()
@@ -172,7 +175,8 @@ enum ModelLoader {
             bar.finish()
         }
         return LoadedModel(
-            engine: Engine(model: model, tokenizer: tokenizer), directory: directory, isDefaultModel: isDefault,
+            engine: Engine(model: model, tokenizer: tokenizer, parallel: parallel, queueLimit: queueLimit),
+            directory: directory, isDefaultModel: isDefault,
             summary: summary)
     }
 

@@ -26,8 +26,7 @@ struct ServeCommand: AsyncParsableCommand {
             http://HOST:PORT/v1, Anthropic SDK http://HOST:PORT/anthropic.
             """)
 
-    @Option(name: .long, help: ArgumentHelp("Checkpoint directory. Default: the tiny random-weight default model.", valueName: "dir"))
-    var model: String?
+    @OptionGroup var loading: ModelLoadingOptions
 
     @Option(name: .long, help: "Address to listen on (loopback by default; 0.0.0.0 exposes the server).")
     var host = "127.0.0.1"
@@ -44,16 +43,28 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Requests that may wait for a free slot; more are refused with 429.")
     var queue = 16
 
-    @Option(name: .long, help: ArgumentHelp("Context limit per request in tokens (prompt + completion). Default: the model's.", valueName: "tokens"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Context limit per request in tokens (prompt + completion). Default: the model's.", valueName: "tokens"))
     var ctx: Int?
 
-    @Option(name: .customLong("served-model-name"), help: ArgumentHelp("A model name to answer to and list (repeatable); DeepSeek's names are always accepted.", valueName: "name"))
+    @Option(
+        name: .customLong("served-model-name"),
+        help: ArgumentHelp(
+            "A model name to answer to and list (repeatable); DeepSeek's names are always accepted.", valueName: "name"))
     var servedModelNames: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Serve the scripted completions of this JSON Lines file ({\"text\": …} per line, in order, cycling) instead of a model.", valueName: "file.jsonl"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Serve the scripted completions of this JSON Lines file instead of a model.",
+            discussion: "Each line is {\"text\": \"<raw completion>\"}; lines are used in order, cycling.",
+            valueName: "file.jsonl"))
     var replay: String?
 
-    @Option(name: .customLong("replay-speed"), help: ArgumentHelp("With --replay: tokens per second to simulate (default: as fast as possible).", valueName: "tokens/s"))
+    @Option(
+        name: .customLong("replay-speed"),
+        help: ArgumentHelp("With --replay: tokens per second to simulate (default: as fast as possible).", valueName: "tokens/s"))
     var replaySpeed: Double?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
@@ -74,11 +85,14 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "narwhal.serve")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
-        let (engine, description) = try loadEngine()
+        let (engine, description, defaultMaxTokens) = try loadEngine()
         let names = servedModelNames.isEmpty ? [description.servedName] : servedModelNames
-        let configuration = ServerConfiguration(host: host, port: port, apiKey: apiKey, servedModelNames: names)
+        var configuration = ServerConfiguration(host: host, port: port, apiKey: apiKey, servedModelNames: names)
+        configuration.defaultMaxTokens = defaultMaxTokens
+        let startup = "narwhal serve: \(description.model), \(parallel) slot(s) + queue \(queue), "
+            + "context \(engine.contextLimit) tokens, KV \(description.kvBudget)"
         logger.info(
-            "narwhal serve: \(description.model), \(parallel) slot(s) + queue \(queue), context \(engine.contextLimit) tokens, KV \(description.kvBudget)",
+            "\(startup)",
             metadata: [
                 "model": "\(description.model)", "slots": "\(parallel)", "queue": "\(queue)", "context": "\(engine.contextLimit)",
                 "kv_budget": "\(description.kvBudget)", "names": "\(configuration.modelNames.joined(separator: ","))",
@@ -96,9 +110,18 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// The engine over the replay model, the checkpoint given, or the default model.
-    private func loadEngine() throws -> (any ChatEngine, Description) {
+    private func loadEngine() throws -> (any ChatEngine, Description, defaultMaxTokens: Int?) {
+        let model = loading.modelOptions.model
         if let replay {
-            let tokenizer = try loadTokenizer(directory: model.map { URL(fileURLWithPath: $0, isDirectory: true) })
+            // Replay needs only a tokenizer: the checkpoint's, else the bundled official one.
+            var tokenizerDirectory = try ModelLoader.bundledTokenizerDirectory()
+            if let model {
+                let directory = URL(fileURLWithPath: (model as NSString).expandingTildeInPath, isDirectory: true)
+                if FileManager.default.fileExists(atPath: directory.appendingPathComponent("tokenizer.json").path) {
+                    tokenizerDirectory = directory
+                }
+            }
+            let tokenizer = try BPETokenizer(directory: tokenizerDirectory)
             let completions = try ReplayModel.completions(contentsOf: URL(fileURLWithPath: replay))
             let replayModel = ReplayModel(
                 completions: completions, tokenizer: tokenizer, contextLimit: ctx ?? Self.replayContext,
@@ -106,70 +129,25 @@ struct ServeCommand: AsyncParsableCommand {
             let engine = Engine(model: replayModel, tokenizer: tokenizer, parallel: parallel, queueLimit: queue)
             let description = Description(
                 model: "replay of \(completions.count) completion(s) from \(replay)", servedName: ModelNames.flash, kvBudget: "none")
-            return (engine, description)
+            return (engine, description, nil)
         }
-        let directory = try model.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? defaultModelDirectory()
-        let deepSeek = try DeepSeekV4Model(directory: directory)
-        let config = deepSeek.config
-        if let ctx {
-            guard ctx <= config.maxPositionEmbeddings else {
-                throw ValidationError("--ctx \(ctx) is beyond the model's \(config.maxPositionEmbeddings) positions")
-            }
-            deepSeek.maxContext = ctx
-        }
-        let tokenizer = try loadTokenizer(directory: directory)
-        guard config.vocabSize >= tokenizer.vocabularySize else {
-            throw ValidationError(
-                "the model's vocabulary (\(config.vocabSize) ids) is smaller than the tokenizer's (\(tokenizer.vocabularySize)); "
-                    + "chat prompts use ids the model does not have. Serve a full-vocabulary checkpoint, or omit --model for the default model.")
-        }
-        let engine = Engine(model: deepSeek, tokenizer: tokenizer, parallel: parallel, queueLimit: queue)
+        let loaded = try ModelLoader.load(loading, contextSize: ctx, parallel: parallel, queueLimit: queue)
+        let config = loaded.model.config
         // A slot's state at a full context (float32, as this build keeps it); each slot may also hold
         // up to four copy-on-write snapshots for prefix reuse.
-        let perSlot = KVCache.Footprint(config: config, format: .float32).bytes(context: engine.contextLimit)
+        let perSlot = KVCache.Footprint(config: config, format: .float32).bytes(context: loaded.engine.contextLimit)
             + KVCache.compressorStateBytes(config: config)
         let servedName =
             config.hiddenSize == CheckpointPreset.pro.fullConfig.hiddenSize
-            ? ModelNames.pro : config.hiddenSize == CheckpointPreset.flash.fullConfig.hiddenSize ? ModelNames.flash : directory.lastPathComponent
+            ? ModelNames.pro
+            : config.hiddenSize == CheckpointPreset.flash.fullConfig.hiddenSize ? ModelNames.flash : loaded.directory.lastPathComponent
+        if let limit = loaded.defaultMaxTokens {
+            printError(DefaultModelCache.notice(limitsAnswers: false) + " Requests without max_tokens stop after \(limit) tokens.")
+        }
         let description = Description(
-            model: model == nil ? "default model (tiny random weights) at \(directory.path)" : directory.path,
-            servedName: servedName,
+            model: loaded.isDefaultModel ? "default model (tiny random weights)" : loaded.directory.path, servedName: servedName,
             kvBudget: "≤ \(byteText(perSlot)) per slot, \(byteText(perSlot * parallel)) for \(parallel)")
-        return (engine, description)
-    }
-
-    /// The checkpoint's tokenizer.json, or the bundled official one.
-    private func loadTokenizer(directory: URL?) throws -> BPETokenizer {
-        if let directory, FileManager.default.fileExists(atPath: directory.appendingPathComponent("tokenizer.json").path) {
-            return try BPETokenizer(directory: directory)
-        }
-        return try BPETokenizer(directory: try Self.bundledTokenizerDirectory())
-    }
-
-    /// The default model in the cache directory (`$NARWHAL_CACHE_DIR`, else `$XDG_CACHE_HOME/narwhal`,
-    /// else `~/.cache/narwhal`), generated on first use.
-    private func defaultModelDirectory() throws -> URL {
-        let environment = ProcessInfo.processInfo.environment
-        let cache: URL
-        if let dir = environment["NARWHAL_CACHE_DIR"], !dir.isEmpty {
-            cache = URL(fileURLWithPath: dir, isDirectory: true)
-        } else if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") {
-            cache = URL(fileURLWithPath: xdg, isDirectory: true).appendingPathComponent("narwhal")
-        } else {
-            cache = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/narwhal")
-        }
-        let directory = cache.appendingPathComponent(DefaultModel.directoryName, isDirectory: true)
-        if !FileManager.default.fileExists(atPath: directory.path) {
-            printError("generating the default model (a tiny random-weight DeepSeek V4, once) into \(directory.path)…")
-        }
-        return try DefaultModel.ensure(at: directory, tokenizerDirectory: try Self.bundledTokenizerDirectory())
-    }
-
-    static func bundledTokenizerDirectory() throws -> URL {
-        guard let resources = Bundle.module.url(forResource: "Resources", withExtension: nil) else {
-            throw CLIError.missingResource("Resources/tokenizer")
-        }
-        return resources.appendingPathComponent("tokenizer", isDirectory: true)
+        return (loaded.engine, description, loaded.defaultMaxTokens)
     }
 
     /// Replay needs no context limit; this is DeepSeek V4's.

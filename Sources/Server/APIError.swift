@@ -163,7 +163,8 @@ enum APIError: Error, Equatable, CustomStringConvertible {
     func response(for family: APIFamily) -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if case .busy = self { headers[.retryAfter] = "1" }
-        return Response(status: status(for: family), headers: headers, body: .init(byteBuffer: ByteBuffer(string: body(for: family).serialized())))
+        let text = body(for: family).serialized()
+        return Response(status: status(for: family), headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     /// Maps any error met while serving a request to what the client is told. Errors of the layers below

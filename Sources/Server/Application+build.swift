@@ -69,11 +69,7 @@ public func buildRouter(
         }
     }
     router.get("/health") { _, _ in state.health() }
-    router.get("/metrics") { _, _ in
-        Response(
-            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(string: state.metrics.render(engine: engine))))
-    }
+    router.get("/metrics") { _, _ in state.metricsText() }
     return router
 }
 
@@ -150,17 +146,6 @@ final class ServerState: Sendable {
         if promptTokens + 1 > engine.contextLimit {
             throw APIError.contextTooLong(tokens: promptTokens + 1, limit: engine.contextLimit)
         }
-    }
-
-    func health() -> Response {
-        let shuttingDown = Task.isShuttingDownGracefully
-        let body: JSONValue = [
-            "status": shuttingDown ? "shutting_down" : "ok",
-            "model": .string(configuration.servedModelNames.first ?? ModelNames.flash),
-            "slots": .integer(String(engine.parallel)), "queued": .integer(String(engine.queued)),
-            "context": .integer(String(engine.contextLimit)),
-        ]
-        return Response.json(body, status: shuttingDown ? .serviceUnavailable : .ok)
     }
 
     /// `GET /v1/models`: every accepted name, in OpenAI's list shape.

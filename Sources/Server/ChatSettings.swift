@@ -45,6 +45,12 @@ struct ChatSettings {
     /// Rendered into the system message (`json_object` / `json_schema` requests).
     var responseFormat: JSONValue?
 
+    /// Completion tokens when a request sets no `max_tokens`: DeepSeek's documented defaults for
+    /// non-thinking (`deepseek-chat`) and thinking (`deepseek-reasoner`) requests. Without one, a model
+    /// that never emits EOS (the random-weight default model, say) would generate until the context is
+    /// full.
+    static let defaultMaxTokens = (chat: 4096, thinking: 32768)
+
     /// DeepSeek's effort names → V4's two levels; nil for a name that is not one of them.
     static func effort(named name: String) -> ReasoningEffort? {
         switch name {
@@ -78,13 +84,17 @@ struct ChatSettings {
         return parameters
     }
 
-    /// The generation options; `maxTokens` must be at least 1 when given.
-    func options(temperatureRange: ClosedRange<Double>, maxTokensField: String) throws(APIError) -> GenerationOptions {
+    /// The generation options; `maxTokens` must be at least 1 when given, and `defaultMaxTokens` (else
+    /// DeepSeek's default for the mode) applies when it is not.
+    func options(temperatureRange: ClosedRange<Double>, maxTokensField: String, defaultMaxTokens: Int? = nil) throws(APIError)
+        -> GenerationOptions
+    {
         if let maxTokens, maxTokens < 1 {
             throw APIError.invalidParameter(
                 param: maxTokensField, message: "Invalid \(maxTokensField) \(maxTokens): expected at least 1.")
         }
-        return GenerationOptions(sampling: try sampling(temperatureRange: temperatureRange), maxTokens: maxTokens, stop: stop)
+        let limit = maxTokens ?? defaultMaxTokens ?? (thinking ? Self.defaultMaxTokens.thinking : Self.defaultMaxTokens.chat)
+        return GenerationOptions(sampling: try sampling(temperatureRange: temperatureRange), maxTokens: limit, stop: stop)
     }
 
     /// Checks the tools and the choice among them (`param` names the request field in errors).

@@ -26,6 +26,9 @@ final class GenerationRun: @unchecked Sendable {
     private var unregister: @Sendable () -> Void = {}
     /// When the first event after the prefill arrived, for the decode speed.
     private var decodeStart: Date?
+    /// Set when a graceful shutdown cancelled the generation, so the client is told that rather than
+    /// a bare cancellation.
+    private let shutdown = ShutdownFlag()
 
     /// Starts generating the continuation of `prompt` (parsed as a completion in `mode`).
     init(state: ServerState, prompt: [Int], mode: ThinkingMode, options: GenerationOptions) {
@@ -55,19 +58,34 @@ final class GenerationRun: @unchecked Sendable {
     func next() async throws -> GenerationEvent? {
         let stream = stream
         let grace = state.configuration.shutdownGracePeriod
-        let event = try await withGracefulShutdownHandler {
-            try await iterator.next()
-        } onGracefulShutdown: {
-            Task {
-                try? await Task.sleep(for: grace)
-                stream.cancel()
+        let shutdown = shutdown
+        let event: GenerationEvent?
+        do {
+            event = try await withGracefulShutdownHandler {
+                try await iterator.next()
+            } onGracefulShutdown: {
+                Task {
+                    try? await Task.sleep(for: grace)
+                    shutdown.set()
+                    stream.cancel()
+                }
             }
+        } catch is CancellationError where shutdown.isSet {
+            throw APIError.shuttingDown
         }
         switch event {
         case .prefill?: break
-        case .finish(_, let usage)?:
+        case .finish(let reason, let usage)?:
             let seconds = decodeStart.map { Date().timeIntervalSince($0) } ?? 0
             state.metrics.generationFinished(usage, decodeSeconds: seconds)
+            state.logger.info(
+                "generation finished",
+                metadata: [
+                    "finish_reason": "\(reason.rawValue)", "prompt_tokens": "\(usage.promptTokens)",
+                    "cached_tokens": "\(usage.cachedPromptTokens)", "completion_tokens": "\(usage.completionTokens)",
+                    "reasoning_tokens": "\(usage.reasoningTokens)",
+                    "tokens_per_second": "\(seconds > 0 ? String(format: "%.1f", Double(usage.completionTokens) / seconds) : "-")",
+                ])
         case _?:
             if decodeStart == nil { decodeStart = Date() }
         case nil: break
@@ -80,6 +98,24 @@ final class GenerationRun: @unchecked Sendable {
         record.add(first)
         while let event = try await next() { record.add(event) }
         guard record.usage != nil else { throw APIError.internalError("the generation ended without finishing") }
+    }
+}
+
+/// A flag set once, from any thread.
+final class ShutdownFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    var isSet: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
+
+    func set() {
+        lock.lock()
+        value = true
+        lock.unlock()
     }
 }
 

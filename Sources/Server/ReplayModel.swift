@@ -161,7 +161,8 @@ public enum ReplayError: Error, CustomStringConvertible {
         case .unreadable(let path, let reason): "cannot read the replay file \(path): \(reason)"
         case .badLine(let path, let line):
             "\(path):\(line) is not a JSON object with a string \"text\"; each line must be {\"text\": \"<raw completion>\"}"
-        case .empty(let path): "the replay file \(path) has no completions; add lines like {\"text\": \"Hello!<｜end▁of▁sentence｜>\"}"
+        case .empty(let path):
+            "the replay file \(path) has no completions; add lines like {\"text\": \"Hello!<｜end▁of▁sentence｜>\"}"
         }
     }
 }

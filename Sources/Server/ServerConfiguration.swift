@@ -17,6 +17,10 @@ public struct ServerConfiguration: Sendable {
     public var apiKey: String?
     /// Names listed by `GET /v1/models` and accepted as `model`, besides DeepSeek's own.
     public var servedModelNames: [String]
+    /// Completion tokens for chat requests that set no `max_tokens`; nil means DeepSeek's defaults (4096
+    /// without thinking, 32768 with). The CLI lowers it for the random-weight default model, whose answers
+    /// would otherwise run on until the limit anyway.
+    public var defaultMaxTokens: Int?
     /// Largest request body accepted, in bytes (a 1M-token conversation is a few MB of text).
     public var maxRequestBodyBytes: Int
     /// On SIGINT/SIGTERM, generations still running after this long are cancelled (new requests are
@@ -39,6 +43,7 @@ public struct ServerConfiguration: Sendable {
         self.port = port
         self.apiKey = apiKey
         self.servedModelNames = servedModelNames
+        self.defaultMaxTokens = nil
         self.maxRequestBodyBytes = maxRequestBodyBytes
         self.shutdownGracePeriod = shutdownGracePeriod
         self.makeID = makeID

@@ -1,4 +1,4 @@
-// ServerMetrics: what `GET /metrics` reports, recorded through swift-metrics into a Prometheus registry
+// ServerMetrics: `GET /health`, and what `GET /metrics` reports, recorded through swift-metrics into a Prometheus registry
 // owned by this server (not the process-wide MetricsSystem, so tests can run several servers side by
 // side without sharing counters).
 //
@@ -16,8 +16,11 @@
 
 import Foundation
 import Generation
+import Hummingbird
 import CoreMetrics
 import Prometheus
+import ServiceLifecycle
+import Tokenizers
 
 /// The server's metrics and the registry `/metrics` renders.
 final class ServerMetrics: @unchecked Sendable {
@@ -89,5 +92,26 @@ final class ServerMetrics: @unchecked Sendable {
         lock.unlock()
         throughput.record(Double(recent) / windowLength)
         return registry.emitToString()
+    }
+}
+
+extension ServerState {
+    /// `GET /health`: 200 with the slots and the queue while serving, 503 once shutting down.
+    func health() -> Response {
+        let shuttingDown = Task.isShuttingDownGracefully
+        let body: JSONValue = [
+            "status": shuttingDown ? "shutting_down" : "ok",
+            "model": .string(configuration.servedModelNames.first ?? ModelNames.flash),
+            "slots": .integer(String(engine.parallel)), "queued": .integer(String(engine.queued)),
+            "context": .integer(String(engine.contextLimit)),
+        ]
+        return Response.json(body, status: shuttingDown ? .serviceUnavailable : .ok)
+    }
+
+    /// `GET /metrics` in Prometheus' text format.
+    func metricsText() -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: metrics.render(engine: engine))))
     }
 }

@@ -6,6 +6,7 @@ import Foundation
 import Generation
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import Server
 import Testing
 import Tokenizers
@@ -72,7 +73,11 @@ struct TestServer {
             now: { Date(timeIntervalSince1970: TimeInterval(TestServer.created)) })
     }
 
-    var application: some ApplicationProtocol { buildApplication(configuration: configuration, engine: engine) }
+    var application: some ApplicationProtocol {
+        var logger = Logger(label: "narwhal.server.test")
+        logger.logLevel = .warning
+        return buildApplication(configuration: configuration, engine: engine, logger: logger)
+    }
 
     /// Runs `test` against the router (no sockets).
     func withRouter(_ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {

@@ -127,7 +127,8 @@ struct ChatCompletionRequest {
         default:
             throw APIError.invalidParameter(
                 param: "tool_choice",
-                message: "Invalid tool_choice: expected 'none', 'auto', 'required' or {\"type\": \"function\", \"function\": {\"name\": …}}.")
+                message: "Invalid tool_choice: expected 'none', 'auto', 'required' or "
+                    + "{\"type\": \"function\", \"function\": {\"name\": …}}.")
         }
     }
 

@@ -25,7 +25,8 @@ extension ServerState {
     func chatCompletion(_ request: Request, context: APIRequestContext) async throws -> Response {
         let body = try await RequestObject.body(of: request, limit: configuration.maxRequestBodyBytes)
         let chat = try ChatCompletionRequest(body, configuration: configuration)
-        let options = try chat.settings.options(temperatureRange: 0...2, maxTokensField: "max_tokens")
+        let options = try chat.settings.options(
+            temperatureRange: 0...2, maxTokensField: "max_tokens", defaultMaxTokens: configuration.defaultMaxTokens)
         let prompt = try engine.promptTokens(chat.conversation)
         try checkContext(promptTokens: prompt.count)
 

@@ -82,7 +82,8 @@ def main():
 
     metrics = urllib.request.urlopen(args.base_url + "/metrics").read().decode()
     lines = metrics.splitlines()
-    check('narwhal_requests_total{endpoint="chat_completions",status="429"} 1' in metrics.replace(".0", ""), metrics)
+    check('narwhal_requests_total{endpoint="chat_completions",status="429"}' in metrics, metrics)
+    check('narwhal_requests_total{endpoint="messages",status="429"} 1' in metrics, metrics)
     check("narwhal_slots 2.0" in lines, metrics)
     check(any(line.startswith("narwhal_completion_tokens_total ") for line in lines), metrics)
     for _ in range(100):
