@@ -4,6 +4,8 @@
 
 #include "CKernels.h"
 
+#include <string.h>
+
 typedef void (*nw_dequantize_row_fn)(const nw_matrix *w, int64_t n, float *row);
 typedef float (*nw_dot_fn)(const float *a, const float *b, int64_t n);
 
@@ -26,5 +28,24 @@ void nw_matmul_fused_avx512(const nw_matrix *w, const float *x, int64_t ldx, flo
 #endif
 
 extern const float nw_fp4_e2m1_table[16];
+
+/// E8M0 scale byte e → 2^(e−127), built from its bits (a libm call per block of 32 would cost more than the
+/// block's arithmetic); e = 0 is the subnormal 2^-127, 255 is NaN.
+static inline float e8m0(uint8_t e) {
+    uint32_t bits = e == 0 ? 0x00400000u : e == 255 ? 0x7FC00000u : (uint32_t)e << 23;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/// The bfloat16 at p (possibly unaligned) as a float32.
+static inline float bf16_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
 
 #endif

@@ -24,14 +24,6 @@ __attribute__((constructor)) static void init_tables(void) {
     }
 }
 
-/// E8M0 scale byte e -> 2^(e-127); 255 is NaN.
-static inline float e8m0(uint8_t e) {
-    uint32_t bits = e == 0 ? 0x00400000u : e == 255 ? 0x7FC00000u : (uint32_t)e << 23;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
 void nw_dequantize_row_generic(const nw_matrix *w, int64_t n, float *row) {
     const int64_t K = w->cols;
     switch (w->format) {
@@ -39,13 +31,8 @@ void nw_dequantize_row_generic(const nw_matrix *w, int64_t n, float *row) {
         memcpy(row, (const char *)w->data + n * K * 4, (size_t)K * 4);
         break;
     case NW_FORMAT_BF16: {
-        const char *src = (const char *)w->data + n * K * 2;
-        for (int64_t k = 0; k < K; k++) {
-            uint16_t h;
-            memcpy(&h, src + 2 * k, 2);
-            uint32_t bits = (uint32_t)h << 16;
-            memcpy(&row[k], &bits, 4);
-        }
+        const uint8_t *src = (const uint8_t *)w->data + n * K * 2;
+        for (int64_t k = 0; k < K; k++) row[k] = bf16_at(src + 2 * k);
         break;
     }
     case NW_FORMAT_FP8: {

@@ -12,15 +12,6 @@
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
-/// E8M0 scale byte e → 2^(e−127) built from its bits (a libm call per block of 32 would cost more than the
-/// block's arithmetic); e = 0 is the subnormal 2^-127, 255 is NaN.
-static inline float e8m0(uint8_t e) {
-    uint32_t bits = e == 0 ? 0x00400000u : e == 255 ? 0x7FC00000u : (uint32_t)e << 23;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
 // ---------------------------------------------------------------- AVX-512
 
 /// 16 FP8 E4M3 codes (zero-extended to 32 bits) → float32, exactly, without ever forming a denormal
@@ -55,10 +46,7 @@ AVX512 void nw_dequantize_row_avx512(const nw_matrix *w, int64_t n, float *row) 
             _mm512_storeu_ps(row + k, _mm512_castsi512_ps(_mm512_slli_epi32(h, 16)));
         }
         for (; k < K; k++) {
-            uint16_t h;
-            memcpy(&h, src + 2 * k, 2);
-            uint32_t bits = (uint32_t)h << 16;
-            memcpy(&row[k], &bits, 4);
+            row[k] = bf16_at(src + 2 * k);
         }
         return;
     }
@@ -145,10 +133,7 @@ AVX2 void nw_dequantize_row_avx2(const nw_matrix *w, int64_t n, float *row) {
             _mm256_storeu_ps(row + k, _mm256_castsi256_ps(_mm256_slli_epi32(h, 16)));
         }
         for (; k < K; k++) {
-            uint16_t h;
-            memcpy(&h, src + 2 * k, 2);
-            uint32_t bits = (uint32_t)h << 16;
-            memcpy(&row[k], &bits, 4);
+            row[k] = bf16_at(src + 2 * k);
         }
         return;
     }
