@@ -26,6 +26,8 @@ final class Batcher<Model: LanguageModel>: @unchecked Sendable {
     /// Generations in progress: after a step, the worker waits briefly for all of them to submit their
     /// next token so they share one pass.
     private var active = 0
+    /// Duration of the last forward step (only the worker thread touches it).
+    private var lastStepSeconds: Double = 0
 
     init(model: Model, prefillChunk: Int = 256) {
         self.model = model
@@ -55,8 +57,10 @@ final class Batcher<Model: LanguageModel>: @unchecked Sendable {
         while true {
             condition.lock()
             while pending.isEmpty { condition.wait() }
-            // Give the other running generations a moment to submit their next token.
-            let deadline = Date().addingTimeInterval(0.002)
+            // Give the other running generations a moment to submit their next token (they are sampling
+            // the last one). A straggler left out costs a whole extra pass over the weights, so the wait
+            // scales with the step time: up to a quarter of the last step, and at least 2 ms.
+            let deadline = Date().addingTimeInterval(max(0.002, lastStepSeconds / 4))
             while pending.count < active && condition.wait(until: deadline) {}
             var batch = pending
             pending.removeAll()
@@ -64,7 +68,9 @@ final class Batcher<Model: LanguageModel>: @unchecked Sendable {
 
             let steps = batch.map { r in (tokens: Array(r.tokens.prefix(prefillChunk)), cache: r.cache) }
             do {
+                let start = Date()
                 let logits = try model.forwardBatch(steps)
+                lastStepSeconds = Date().timeIntervalSince(start)
                 var unfinished: [Request] = []
                 for i in batch.indices {
                     batch[i].tokens = batch[i].tokens.dropFirst(steps[i].tokens.count)

@@ -230,7 +230,8 @@ struct EngineSlotTests {
     @Test("concurrent requests on separate slots are decoded together in batches")
     func batching() async throws {
         let model = FakeModel(vocabularySize: tokenizer.vocabularySize)
-        model.delay = 0.001
+        // Steps long enough that the batcher waits for stragglers (a quarter step) even on a loaded machine.
+        model.delay = 0.04
         let engine = Engine(model: model, tokenizer: tokenizer, parallel: 3)
         let options = GenerationOptions(sampling: .greedy, maxTokens: 12)
         try await withThrowingTaskGroup(of: Transcript.self) { group in
