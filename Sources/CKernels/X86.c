@@ -1,6 +1,7 @@
 // x86-64 implementations with per-function target attributes: compiled into every build, called only
 // when the CPU reports the features (see MatMul.c). Dequantization decodes FP8 E4M3 by bit placement
-// and integer exponent rebiasing (exact, no denormal intermediates) and FP4 E2M1 by a permute table.
+// and integer exponent rebiasing (exact, no denormal intermediates), or — in the decode kernels, where it
+// is cheaper — through FP16 and F16C; FP4 E2M1 by a permute table.
 #if defined(__x86_64__)
 #include "Dispatch.h"
 
@@ -250,85 +251,119 @@ AVX512 static inline float dot_canonical_avx512(const float *w, const float *x, 
     return reduce(acc);
 }
 
-AVX512 static inline __attribute__((always_inline)) void fused_fp8(const nw_matrix *w, const float *x, int64_t ldx, float *out,
-                                                                 int64_t ldo, int T, int64_t n0, int64_t n1) {
-    const int64_t K = w->cols, kb = (K + 127) / 128;
-    for (int64_t n = n0; n < n1; n++) {
-        const uint8_t *src = (const uint8_t *)w->data + n * K;
-        const uint8_t *srow = w->scale + (n / 128) * kb;
-        __m512 acc[MAXT];
-        for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
-        for (int64_t b = 0; b < kb; b++) {
-            const int64_t k0 = b * 128, k1 = k0 + 128 < K ? k0 + 128 : K;
-            const __m512 s = _mm512_set1_ps(e8m0(srow[b]));
-            for (int64_t k = k0; k < k1; k += 16) {
-                const __mmask16 m = tail_mask(k1 - k);
-                __m512 f = _mm512_mul_ps(fp8x16_decode(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, src + k))), s);
-                for (int t = 0; t < T; t++) acc[t] = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(m, x + t * ldx + k), acc[t]);
-            }
-        }
-        for (int t = 0; t < T; t++) out[t * ldo + n] = reduce(acc[t]);
-    }
+/// 16 FP8 codes → float32 × 2^-8 through FP16 (see fp8x16_avx2 for why this is exact).
+AVX512 static inline __m512 fp8x16_half_avx512(__m128i codes, __m512 scale256) {
+    __m256i h = _mm256_cvtepi8_epi16(codes);
+    h = _mm256_and_si256(_mm256_slli_epi16(h, 7), _mm256_set1_epi16((short)0xBF80));
+    const __m256i nan = _mm256_cmpeq_epi16(_mm256_and_si256(h, _mm256_set1_epi16(0x3F80)), _mm256_set1_epi16(0x3F80));
+    h = _mm256_or_si256(h, _mm256_and_si256(nan, _mm256_set1_epi16(0x7C00)));
+    return _mm512_mul_ps(_mm512_cvtph_ps(h), scale256);
 }
 
-AVX512 static inline __attribute__((always_inline)) void fused_fp4(const nw_matrix *w, const float *x, int64_t ldx, float *out,
-                                                                 int64_t ldo, int T, int64_t n0, int64_t n1) {
+// Fused decode kernels, R weight rows × T activation rows at a time (see the AVX2 ones below for why).
+#define ROWS_AVX512(T) ((T) == 1 ? 4 : (T) <= 3 ? 2 : 1)
+
+AVX512 static inline __attribute__((always_inline)) void fused_fp8_rows(const nw_matrix *w, const float *x, int64_t ldx, float *out,
+                                                                      int64_t ldo, int T, int R, int64_t n) {
+    const int64_t K = w->cols, kb = (K + 127) / 128;
+    __m512 acc[4][MAXT];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < kb; b++) {
+        const int64_t k0 = b * 128, k1 = k0 + 128 < K ? k0 + 128 : K;
+        for (int r = 0; r < R; r++) {
+            const uint8_t *src = (const uint8_t *)w->data + (n + r) * K;
+            const uint8_t e = w->scale[((n + r) / 128) * kb + b];
+            const int fast = e < 247;  // beyond, scale × 2^8 would overflow: the direct decoder
+            const __m512 s = _mm512_set1_ps(fast ? e8m0(e) * 256.0f : e8m0(e));
+            for (int64_t k = k0; k < k1; k += 16) {
+                const __mmask16 m = tail_mask(k1 - k);
+                const __m128i codes = _mm_maskz_loadu_epi8(m, src + k);
+                const __m512 f = fast ? fp8x16_half_avx512(codes, s) : _mm512_mul_ps(fp8x16_decode(_mm512_cvtepu8_epi32(codes)), s);
+                for (int t = 0; t < T; t++) acc[r][t] = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(m, x + t * ldx + k), acc[r][t]);
+            }
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) out[t * ldo + n + r] = reduce(acc[r][t]);
+}
+
+AVX512 static inline __attribute__((always_inline)) void fused_fp4_rows(const nw_matrix *w, const float *x, int64_t ldx, float *out,
+                                                                      int64_t ldo, int T, int R, int64_t n) {
     const int64_t K = w->cols;
     const __m512 table = _mm512_loadu_ps(nw_fp4_e2m1_table);
     const __m512i even = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i odd = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    for (int64_t n = n0; n < n1; n++) {
-        const uint8_t *src = (const uint8_t *)w->data + n * (K / 2);
-        const uint8_t *srow = w->scale + n * (K / 32);
-        __m512 acc[MAXT];
-        for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
-        for (int64_t b = 0; b < K / 32; b++) {
-            const __m512 s = _mm512_set1_ps(e8m0(srow[b]));
-            __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(src + b * 16)));
+    __m512 acc[4][MAXT];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < K / 32; b++) {
+        for (int r = 0; r < R; r++) {
+            const __m512 s = _mm512_set1_ps(e8m0(w->scale[(n + r) * (K / 32) + b]));
+            __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)((const uint8_t *)w->data + (n + r) * (K / 2) + b * 16)));
             __m512 lo = _mm512_permutexvar_ps(_mm512_and_si512(v, _mm512_set1_epi32(15)), table);
             __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
             __m512 w0 = _mm512_mul_ps(_mm512_permutex2var_ps(lo, even, hi), s);
             __m512 w1 = _mm512_mul_ps(_mm512_permutex2var_ps(lo, odd, hi), s);
             for (int t = 0; t < T; t++) {
                 const float *xt = x + t * ldx + b * 32;
-                acc[t] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xt), acc[t]);
-                acc[t] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xt + 16), acc[t]);
+                acc[r][t] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xt), acc[r][t]);
+                acc[r][t] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xt + 16), acc[r][t]);
             }
         }
-        for (int t = 0; t < T; t++) out[t * ldo + n] = reduce(acc[t]);
     }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) out[t * ldo + n + r] = reduce(acc[r][t]);
+}
+
+/// BF16 (`bf16` = 1) or float32 weight rows.
+AVX512 static inline __attribute__((always_inline)) void fused_wide_rows(const nw_matrix *w, const float *x, int64_t ldx, float *out,
+                                                                       int64_t ldo, int T, int R, int64_t n, int bf16) {
+    const int64_t K = w->cols;
+    __m512 acc[4][MAXT];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k += 16) {
+        const __mmask16 m = tail_mask(K - k);
+        for (int r = 0; r < R; r++) {
+            const __m512 f = bf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(
+                                        m, (const uint16_t *)w->data + (n + r) * K + k)), 16))
+                                  : _mm512_maskz_loadu_ps(m, (const float *)w->data + (n + r) * K + k);
+            for (int t = 0; t < T; t++) acc[r][t] = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(m, x + t * ldx + k), acc[r][t]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) out[t * ldo + n + r] = reduce(acc[r][t]);
+}
+
+// Drivers: rows in groups of ROWS_AVX512(T), the remainder one by one (T and R are constants after
+// SPECIALIZE, so the accumulator arrays live in registers).
+AVX512 static inline __attribute__((always_inline)) void fused_fp8(const nw_matrix *w, const float *x, int64_t ldx, float *out,
+                                                                 int64_t ldo, int T, int64_t n0, int64_t n1) {
+    int64_t n = n0;
+    for (; n + ROWS_AVX512(T) <= n1; n += ROWS_AVX512(T)) fused_fp8_rows(w, x, ldx, out, ldo, T, ROWS_AVX512(T), n);
+    for (; n < n1; n++) fused_fp8_rows(w, x, ldx, out, ldo, T, 1, n);
+}
+
+AVX512 static inline __attribute__((always_inline)) void fused_fp4(const nw_matrix *w, const float *x, int64_t ldx, float *out,
+                                                                 int64_t ldo, int T, int64_t n0, int64_t n1) {
+    int64_t n = n0;
+    for (; n + ROWS_AVX512(T) <= n1; n += ROWS_AVX512(T)) fused_fp4_rows(w, x, ldx, out, ldo, T, ROWS_AVX512(T), n);
+    for (; n < n1; n++) fused_fp4_rows(w, x, ldx, out, ldo, T, 1, n);
 }
 
 AVX512 static inline __attribute__((always_inline)) void fused_bf16(const nw_matrix *w, const float *x, int64_t ldx, float *out,
                                                                   int64_t ldo, int T, int64_t n0, int64_t n1) {
-    const int64_t K = w->cols;
-    for (int64_t n = n0; n < n1; n++) {
-        const uint16_t *src = (const uint16_t *)((const uint8_t *)w->data + n * K * 2);
-        __m512 acc[MAXT];
-        for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
-        for (int64_t k = 0; k < K; k += 16) {
-            const __mmask16 m = tail_mask(K - k);
-            __m512 f = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, src + k)), 16));
-            for (int t = 0; t < T; t++) acc[t] = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(m, x + t * ldx + k), acc[t]);
-        }
-        for (int t = 0; t < T; t++) out[t * ldo + n] = reduce(acc[t]);
-    }
+    int64_t n = n0;
+    for (; n + ROWS_AVX512(T) <= n1; n += ROWS_AVX512(T)) fused_wide_rows(w, x, ldx, out, ldo, T, ROWS_AVX512(T), n, 1);
+    for (; n < n1; n++) fused_wide_rows(w, x, ldx, out, ldo, T, 1, n, 1);
 }
 
 AVX512 static inline __attribute__((always_inline)) void fused_f32(const nw_matrix *w, const float *x, int64_t ldx, float *out,
                                                                  int64_t ldo, int T, int64_t n0, int64_t n1) {
-    const int64_t K = w->cols;
-    for (int64_t n = n0; n < n1; n++) {
-        const float *src = (const float *)((const uint8_t *)w->data + n * K * 4);
-        __m512 acc[MAXT];
-        for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
-        for (int64_t k = 0; k < K; k += 16) {
-            const __mmask16 m = tail_mask(K - k);
-            __m512 f = _mm512_maskz_loadu_ps(m, src + k);
-            for (int t = 0; t < T; t++) acc[t] = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(m, x + t * ldx + k), acc[t]);
-        }
-        for (int t = 0; t < T; t++) out[t * ldo + n] = reduce(acc[t]);
-    }
+    int64_t n = n0;
+    for (; n + ROWS_AVX512(T) <= n1; n += ROWS_AVX512(T)) fused_wide_rows(w, x, ldx, out, ldo, T, ROWS_AVX512(T), n, 0);
+    for (; n < n1; n++) fused_wide_rows(w, x, ldx, out, ldo, T, 1, n, 0);
 }
 
 #define SPECIALIZE(ISA, name)                                                                                   \
@@ -401,31 +436,71 @@ AVX2 static inline float dot_canonical_avx2(const float *w, const float *x, int6
     return reduce_avx2(acc);
 }
 
-AVX2 static inline __attribute__((always_inline)) void fused_fp8_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out,
-                                                                    int64_t ldo, int T, int64_t n0, int64_t n1) {
+/// 16 FP8 E4M3 codes → 2 × 8 float32, each the code's value × 2^-8, through FP16: the code's bits S.EEEE.MMM
+/// placed as the FP16 S.0EEEE.MMM0000000 are exactly its value × 2^-8, for subnormal codes too (both formats'
+/// subnormals line up), and F16C converts that exactly. The caller folds 2^8 into the block scale. NaN codes
+/// (exponent and mantissa all ones) get the FP16 NaN exponent.
+AVX2 static inline void fp8x16_avx2(const uint8_t *p, __m256 scale256, __m256 *lo, __m256 *hi) {
+    __m256i h = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p));  // sign-extended: bits 15..8 = S
+    h = _mm256_and_si256(_mm256_slli_epi16(h, 7), _mm256_set1_epi16((short)0xBF80));
+    const __m256i nan = _mm256_cmpeq_epi16(_mm256_and_si256(h, _mm256_set1_epi16(0x3F80)), _mm256_set1_epi16(0x3F80));
+    h = _mm256_or_si256(h, _mm256_and_si256(nan, _mm256_set1_epi16(0x7C00)));
+    *lo = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(h)), scale256);
+    *hi = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)), scale256);
+}
+
+// Fused decode kernels: R weight rows × T activation rows at a time. Each (row, token) pair has its own
+// accumulator in canonical order; several rows run side by side so that, even for one token, there are
+// independent FMA chains to hide the FMA latency (one chain per row would cap a core at one vector FMA per
+// latency period, far below what memory delivers).
+//
+// Rows per pass for T tokens: enough chains without spilling the 16 ymm registers.
+#define ROWS_AVX2(T) ((T) == 1 ? 4 : (T) <= 3 ? 2 : 1)
+
+/// E8M0 exponents from 247 up make scale × 2^8 overflow; such blocks take the direct decoder.
+#define FP8_FAST_SCALE_LIMIT 247
+
+AVX2 static inline __attribute__((always_inline)) void fused_fp8_avx2_rows(const nw_matrix *w, const float *x, int64_t ldx,
+                                                                         float *out, int64_t ldo, int T, int R, int64_t n) {
     const int64_t K = w->cols, kb = (K + 127) / 128;
-    for (int64_t n = n0; n < n1; n++) {
-        const uint8_t *src = (const uint8_t *)w->data + n * K;
-        const uint8_t *srow = w->scale + (n / 128) * kb;
-        __m256 acc[MAXT];
-        for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
-        for (int64_t b = 0; b < kb; b++) {
-            const int64_t k0 = b * 128, k1 = min64(k0 + 128, K);
-            const __m256 s = _mm256_set1_ps(e8m0(srow[b]));
+    __m256 acc[4][MAXT];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < kb; b++) {
+        const int64_t k0 = b * 128, k1 = min64(k0 + 128, K);
+        for (int r = 0; r < R; r++) {
+            const uint8_t *src = (const uint8_t *)w->data + (n + r) * K;
+            const uint8_t e = w->scale[((n + r) / 128) * kb + b];
             int64_t k = k0;
-            for (; k + 8 <= k1; k += 8) {
-                __m256 f = fp8x8_avx2(src + k, s);
-                for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(f, _mm256_loadu_ps(x + t * ldx + k), acc[t]);
+            if (e < FP8_FAST_SCALE_LIMIT) {
+                const __m256 s256 = _mm256_set1_ps(e8m0(e) * 256.0f);
+                for (; k + 16 <= k1; k += 16) {
+                    __m256 lo, hi;
+                    fp8x16_avx2(src + k, s256, &lo, &hi);
+                    for (int t = 0; t < T; t++) {
+                        acc[r][t] = _mm256_fmadd_ps(lo, _mm256_loadu_ps(x + t * ldx + k), acc[r][t]);
+                        acc[r][t] = _mm256_fmadd_ps(hi, _mm256_loadu_ps(x + t * ldx + k + 8), acc[r][t]);
+                    }
+                }
             }
-            if (k < k1) {
+            const __m256 s = _mm256_set1_ps(e8m0(e));
+            for (; k < k1; k += 8) {  // the block's tail (or a block with a huge scale): zero-padded vectors
                 uint8_t tail[8] = {0};
-                memcpy(tail, src + k, (size_t)(k1 - k));
-                __m256 f = fp8x8_avx2(tail, s);
-                for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(f, load8(x + t * ldx + k, k1 - k), acc[t]);
+                memcpy(tail, src + k, (size_t)min64(8, k1 - k));
+                const __m256 f = fp8x8_avx2(tail, s);
+                for (int t = 0; t < T; t++) acc[r][t] = _mm256_fmadd_ps(f, load8(x + t * ldx + k, k1 - k), acc[r][t]);
             }
         }
-        for (int t = 0; t < T; t++) out[t * ldo + n] = reduce_avx2(acc[t]);
     }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) out[t * ldo + n + r] = reduce_avx2(acc[r][t]);
+}
+
+AVX2 static inline __attribute__((always_inline)) void fused_fp8_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out,
+                                                                    int64_t ldo, int T, int64_t n0, int64_t n1) {
+    int64_t n = n0;
+    for (; n + ROWS_AVX2(T) <= n1; n += ROWS_AVX2(T)) fused_fp8_avx2_rows(w, x, ldx, out, ldo, T, ROWS_AVX2(T), n);
+    for (; n < n1; n++) fused_fp8_avx2_rows(w, x, ldx, out, ldo, T, 1, n);
 }
 
 /// 16 packed FP4 codes (8 bytes) → the 8 low-nibble (even-column) and 8 high-nibble (odd-column) values.
@@ -441,71 +516,81 @@ AVX2 static inline void fp4x16_avx2(const uint8_t *p, __m256 magnitudes, __m256 
 }
 
 /// x de-interleaved (deinterleave_fp4): the low nibbles meet their activations without shuffling weights.
-AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out,
-                                                                    int64_t ldo, int T, int64_t n0, int64_t n1) {
+AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2_rows(const nw_matrix *w, const float *x, int64_t ldx,
+                                                                         float *out, int64_t ldo, int T, int R, int64_t n) {
     const int64_t K = w->cols;
     const __m256 magnitudes = _mm256_loadu_ps(nw_fp4_e2m1_table);
-    for (int64_t n = n0; n < n1; n++) {
-        const uint8_t *src = (const uint8_t *)w->data + n * (K / 2);
-        const uint8_t *srow = w->scale + n * (K / 32);
-        __m256 acc[MAXT];
-        for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
-        for (int64_t b = 0; b < K / 32; b++) {
-            const __m256 s = _mm256_set1_ps(e8m0(srow[b]));
+    __m256 acc[4][MAXT];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < K / 32; b++) {
+        for (int r = 0; r < R; r++) {
+            const uint8_t *src = (const uint8_t *)w->data + (n + r) * (K / 2) + b * 16;
+            const __m256 s = _mm256_set1_ps(e8m0(w->scale[(n + r) * (K / 32) + b]));
             for (int h = 0; h < 2; h++) {
                 __m256 ev, od;
-                fp4x16_avx2(src + b * 16 + h * 8, magnitudes, s, &ev, &od);
+                fp4x16_avx2(src + h * 8, magnitudes, s, &ev, &od);
                 for (int t = 0; t < T; t++) {
                     const float *xt = x + t * ldx + b * 32 + h * 16;
-                    acc[t] = _mm256_fmadd_ps(ev, _mm256_loadu_ps(xt), acc[t]);
-                    acc[t] = _mm256_fmadd_ps(od, _mm256_loadu_ps(xt + 8), acc[t]);
+                    acc[r][t] = _mm256_fmadd_ps(ev, _mm256_loadu_ps(xt), acc[r][t]);
+                    acc[r][t] = _mm256_fmadd_ps(od, _mm256_loadu_ps(xt + 8), acc[r][t]);
                 }
             }
         }
-        for (int t = 0; t < T; t++) out[t * ldo + n] = reduce_avx2(acc[t]);
     }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) out[t * ldo + n + r] = reduce_avx2(acc[r][t]);
+}
+
+AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out,
+                                                                    int64_t ldo, int T, int64_t n0, int64_t n1) {
+    int64_t n = n0;
+    for (; n + ROWS_AVX2(T) <= n1; n += ROWS_AVX2(T)) fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, ROWS_AVX2(T), n);
+    for (; n < n1; n++) fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, 1, n);
+}
+
+/// BF16 and float32 rows: `wide` loads 8 weights as float32 (BF16 by a 16-bit shift).
+#define LOAD_BF16_AVX2(p) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
+
+AVX2 static inline __attribute__((always_inline)) void fused_wide_avx2_rows(const nw_matrix *w, const float *x, int64_t ldx,
+                                                                          float *out, int64_t ldo, int T, int R, int64_t n,
+                                                                          int bf16) {
+    const int64_t K = w->cols, es = bf16 ? 2 : 4;
+    __m256 acc[4][MAXT];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+        for (int r = 0; r < R; r++) {
+            const uint8_t *src = (const uint8_t *)w->data + ((n + r) * K + k) * es;
+            const __m256 f = bf16 ? LOAD_BF16_AVX2(src) : _mm256_loadu_ps((const float *)src);
+            for (int t = 0; t < T; t++) acc[r][t] = _mm256_fmadd_ps(f, _mm256_loadu_ps(x + t * ldx + k), acc[r][t]);
+        }
+    }
+    if (k < K) {
+        for (int r = 0; r < R; r++) {
+            uint8_t tail[32] = {0};
+            memcpy(tail, (const uint8_t *)w->data + ((n + r) * K + k) * es, (size_t)((K - k) * es));
+            const __m256 f = bf16 ? LOAD_BF16_AVX2(tail) : _mm256_loadu_ps((const float *)tail);
+            for (int t = 0; t < T; t++) acc[r][t] = _mm256_fmadd_ps(f, load8(x + t * ldx + k, K - k), acc[r][t]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) out[t * ldo + n + r] = reduce_avx2(acc[r][t]);
 }
 
 AVX2 static inline __attribute__((always_inline)) void fused_bf16_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out,
                                                                      int64_t ldo, int T, int64_t n0, int64_t n1) {
-    const int64_t K = w->cols;
-    for (int64_t n = n0; n < n1; n++) {
-        const uint8_t *src = (const uint8_t *)w->data + n * K * 2;
-        __m256 acc[MAXT];
-        for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
-        int64_t k = 0;
-        for (; k + 8 <= K; k += 8) {
-            __m256 f = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + 2 * k))), 16));
-            for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(f, _mm256_loadu_ps(x + t * ldx + k), acc[t]);
-        }
-        if (k < K) {
-            uint16_t h[8] = {0};
-            memcpy(h, src + 2 * k, (size_t)(K - k) * 2);
-            __m256 f = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)h)), 16));
-            for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(f, load8(x + t * ldx + k, K - k), acc[t]);
-        }
-        for (int t = 0; t < T; t++) out[t * ldo + n] = reduce_avx2(acc[t]);
-    }
+    int64_t n = n0;
+    for (; n + ROWS_AVX2(T) <= n1; n += ROWS_AVX2(T)) fused_wide_avx2_rows(w, x, ldx, out, ldo, T, ROWS_AVX2(T), n, 1);
+    for (; n < n1; n++) fused_wide_avx2_rows(w, x, ldx, out, ldo, T, 1, n, 1);
 }
 
 AVX2 static inline __attribute__((always_inline)) void fused_f32_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out,
                                                                     int64_t ldo, int T, int64_t n0, int64_t n1) {
-    const int64_t K = w->cols;
-    for (int64_t n = n0; n < n1; n++) {
-        const float *src = (const float *)((const uint8_t *)w->data + n * K * 4);
-        __m256 acc[MAXT];
-        for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
-        int64_t k = 0;
-        for (; k + 8 <= K; k += 8) {
-            __m256 f = _mm256_loadu_ps(src + k);
-            for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(f, _mm256_loadu_ps(x + t * ldx + k), acc[t]);
-        }
-        if (k < K) {
-            __m256 f = load8(src + k, K - k);
-            for (int t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(f, load8(x + t * ldx + k, K - k), acc[t]);
-        }
-        for (int t = 0; t < T; t++) out[t * ldo + n] = reduce_avx2(acc[t]);
-    }
+    int64_t n = n0;
+    for (; n + ROWS_AVX2(T) <= n1; n += ROWS_AVX2(T)) fused_wide_avx2_rows(w, x, ldx, out, ldo, T, ROWS_AVX2(T), n, 0);
+    for (; n < n1; n++) fused_wide_avx2_rows(w, x, ldx, out, ldo, T, 1, n, 0);
 }
 
 SPECIALIZE(AVX2, fused_fp8_avx2)

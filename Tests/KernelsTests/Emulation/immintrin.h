@@ -5,6 +5,7 @@
 #include <simde/x86/avx512.h>
 #include <simde/x86/avx2.h>
 #include <simde/x86/fma.h>
+#include <math.h>
 #include <stdint.h>
 
 typedef simde__mmask16 __mmask16;
@@ -17,3 +18,12 @@ static inline __m512 _mm512_maskz_loadu_ps(__mmask16 m, const void *p) { float b
 static inline float _mm512_reduce_add_ps(__m512 v) { float b[16]; _mm512_storeu_ps(b, v); float s = 0; for (int i = 0; i < 16; i++) s += b[i]; return s; }
 static inline __m128i _mm_maskz_loadu_epi8(__mmask16 m, const void *p) { uint8_t b[16]; for (int i = 0; i < 16; i++) b[i] = (m >> i & 1) ? ((const uint8_t *)p)[i] : 0; return _mm_loadu_si128((const __m128i *)b); }
 static inline __m256i _mm256_maskz_loadu_epi16(__mmask16 m, const void *p) { uint16_t b[16]; for (int i = 0; i < 16; i++) b[i] = (m >> i & 1) ? ((const uint16_t *)p)[i] : 0; return _mm256_loadu_si256((const __m256i *)b); }
+
+// F16C (SIMDe has no half-precision conversions): IEEE binary16 → float32, exactly, subnormals and NaN included.
+static inline float half_to_float(uint16_t h) {
+    const int sign = h >> 15, e = (h >> 10) & 31, m = h & 1023;
+    float v = e == 0 ? (float)m * 0x1p-24f : e == 31 ? (m ? __builtin_nanf("") : __builtin_inff()) : ldexpf(1.0f + (float)m / 1024.0f, e - 15);
+    return sign ? -v : v;
+}
+static inline __m256 _mm256_cvtph_ps(__m128i a) { uint16_t b[8]; _mm_storeu_si128((__m128i *)b, a); float r[8]; for (int i = 0; i < 8; i++) r[i] = half_to_float(b[i]); return _mm256_loadu_ps(r); }
+static inline __m512 _mm512_cvtph_ps(__m256i a) { uint16_t b[16]; _mm256_storeu_si256((__m256i *)b, a); float r[16]; for (int i = 0; i < 16; i++) r[i] = half_to_float(b[i]); return _mm512_loadu_ps(r); }
