@@ -299,12 +299,14 @@ AVX512 static inline __attribute__((always_inline)) void fused_fp4_rows(const nw
         for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < K / 32; b++) {
         for (int r = 0; r < R; r++) {
-            const __m512 s = _mm512_set1_ps(e8m0(w->scale[(n + r) * (K / 32) + b]));
+            // The 16-entry table times the block scale (the same products as scaling each value); the
+            // permute reads the low 4 bits of each index, so the low nibble needs no mask.
+            const __m512 scaled = _mm512_mul_ps(table, _mm512_set1_ps(e8m0(w->scale[(n + r) * (K / 32) + b])));
             __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)((const uint8_t *)w->data + (n + r) * (K / 2) + b * 16)));
-            __m512 lo = _mm512_permutexvar_ps(_mm512_and_si512(v, _mm512_set1_epi32(15)), table);
-            __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
-            __m512 w0 = _mm512_mul_ps(_mm512_permutex2var_ps(lo, even, hi), s);
-            __m512 w1 = _mm512_mul_ps(_mm512_permutex2var_ps(lo, odd, hi), s);
+            __m512 lo = _mm512_permutexvar_ps(v, scaled);
+            __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), scaled);
+            __m512 w0 = _mm512_permutex2var_ps(lo, even, hi);
+            __m512 w1 = _mm512_permutex2var_ps(lo, odd, hi);
             for (int t = 0; t < T; t++) {
                 const float *xt = x + t * ldx + b * 32;
                 acc[r][t] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xt), acc[r][t]);
@@ -503,16 +505,21 @@ AVX2 static inline __attribute__((always_inline)) void fused_fp8_avx2(const nw_m
     for (; n < n1; n++) fused_fp8_avx2_rows(w, x, ldx, out, ldo, T, 1, n);
 }
 
-/// 16 packed FP4 codes (8 bytes) → the 8 low-nibble (even-column) and 8 high-nibble (odd-column) values.
-AVX2 static inline void fp4x16_avx2(const uint8_t *p, __m256 magnitudes, __m256 s, __m256 *even, __m256 *odd) {
-    __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
-    __m256i lo = _mm256_and_si256(v, _mm256_set1_epi32(15));
-    __m256i hi = _mm256_srli_epi32(v, 4);
-    // Magnitude from the table (the permute reads the low 3 bits), sign from bit 3.
-    *even = _mm256_mul_ps(_mm256_xor_ps(_mm256_permutevar8x32_ps(magnitudes, lo),
-                                        _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(lo, _mm256_set1_epi32(8)), 28))), s);
-    *odd = _mm256_mul_ps(_mm256_xor_ps(_mm256_permutevar8x32_ps(magnitudes, hi),
-                                       _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(hi, _mm256_set1_epi32(8)), 28))), s);
+/// A block's FP4 table for fp4x16_table_avx2: the 8 magnitudes times the block scale, each entry's bits
+/// XORed with its index shifted to bits 28..30, which the lookup XORs back in (see there).
+AVX2 static inline __m256 fp4_table_avx2(__m256 magnitudes, float scale) {
+    const __m256i index = _mm256_setr_epi32(0, 1 << 28, 2 << 28, 3 << 28, 4 << 28, 5 << 28, 6 << 28, 7 << 28);
+    return _mm256_xor_ps(_mm256_mul_ps(magnitudes, _mm256_set1_ps(scale)), _mm256_castsi256_ps(index));
+}
+
+/// 16 packed FP4 codes (8 bytes) → even and odd values, already scaled, in three operations per 8: the
+/// permute reads the nibble's low 3 bits, and XOR with (nibble << 28) both cancels the table's index bits
+/// and sets the sign from bit 3. The values are the products magnitude × scale, as in the scalar decoder.
+AVX2 static inline void fp4x16_table_avx2(const uint8_t *p, __m256 table, __m256 *even, __m256 *odd) {
+    const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+    const __m256i v4 = _mm256_srli_epi32(v, 4);
+    *even = _mm256_xor_ps(_mm256_permutevar8x32_ps(table, v), _mm256_castsi256_ps(_mm256_slli_epi32(v, 28)));
+    *odd = _mm256_xor_ps(_mm256_permutevar8x32_ps(table, v4), _mm256_castsi256_ps(_mm256_slli_epi32(v4, 28)));
 }
 
 /// x de-interleaved (deinterleave_fp4): the low nibbles meet their activations without shuffling weights.
@@ -526,10 +533,10 @@ AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2_rows(const
     for (int64_t b = 0; b < K / 32; b++) {
         for (int r = 0; r < R; r++) {
             const uint8_t *src = (const uint8_t *)w->data + (n + r) * (K / 2) + b * 16;
-            const __m256 s = _mm256_set1_ps(e8m0(w->scale[(n + r) * (K / 32) + b]));
+            const __m256 table = fp4_table_avx2(magnitudes, e8m0(w->scale[(n + r) * (K / 32) + b]));
             for (int h = 0; h < 2; h++) {
                 __m256 ev, od;
-                fp4x16_avx2(src + h * 8, magnitudes, s, &ev, &od);
+                fp4x16_table_avx2(src + h * 8, table, &ev, &od);
                 for (int t = 0; t < T; t++) {
                     const float *xt = x + t * ldx + b * 32 + h * 16;
                     acc[r][t] = _mm256_fmadd_ps(ev, _mm256_loadu_ps(xt), acc[r][t]);
@@ -643,10 +650,10 @@ AVX2 static void decode_fp4_row_deinterleaved(const nw_matrix *w, int64_t n, flo
     const uint8_t *src = (const uint8_t *)w->data + n * (K / 2);
     const uint8_t *srow = w->scale + n * (K / 32);
     for (int64_t b = 0; b < K / 32; b++) {
-        const __m256 s = _mm256_set1_ps(e8m0(srow[b]));
+        const __m256 table = fp4_table_avx2(magnitudes, e8m0(srow[b]));
         for (int h = 0; h < 2; h++) {
             __m256 ev, od;
-            fp4x16_avx2(src + b * 16 + h * 8, magnitudes, s, &ev, &od);
+            fp4x16_table_avx2(src + b * 16 + h * 8, table, &ev, &od);
             _mm256_storeu_ps(row + b * 32 + h * 16, ev);
             _mm256_storeu_ps(row + b * 32 + h * 16 + 8, od);
         }
