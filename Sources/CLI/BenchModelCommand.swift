@@ -49,18 +49,20 @@ struct BenchModelCommand: ParsableCommand {
         let activeBytes = inventory.activeWeightBytesPerToken
         let flopsPerToken = 2.0 * Double(inventory.parameters.active - inventory.parameters.embedding)
 
-        struct Decode: Encodable { let context: Int, tokens_per_s: Double, ms_per_token: Double, active_bytes_per_token: Int, bandwidth_fraction: Double }
-        struct Prefill: Encodable { let prompt_tokens: Int, tokens_per_s: Double, seconds: Double, flops_fraction: Double }
+        struct Decode: Encodable { let context: Int, tokens_per_s: Double, ms_per_token: Double, active_bytes_per_token: Int, bandwidth_fraction: Double, kv_bytes: Int }
+        struct Prefill: Encodable { let prompt_tokens: Int, tokens_per_s: Double, seconds: Double, flops_fraction: Double, kv_bytes: Int }
         var decodes: [Decode] = []
         var prefills: [Prefill] = []
         let vocabulary = model.config.vocabSize
         for n in prompts {
             let tokens = (0..<n).map { ($0 &* 7919 &+ 13) % vocabulary }
+            let cache = model.makeCache()
             let start = DispatchTime.now().uptimeNanoseconds
-            _ = try model.prefill(tokens, cache: model.makeCache())
+            _ = try model.prefill(tokens, cache: cache)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             let rate = Double(n) / seconds
-            prefills.append(Prefill(prompt_tokens: n, tokens_per_s: rate, seconds: seconds, flops_fraction: rate * flopsPerToken / 1e9 / max(fp32, bf16)))
+            prefills.append(Prefill(prompt_tokens: n, tokens_per_s: rate, seconds: seconds, flops_fraction: rate * flopsPerToken / 1e9 / max(fp32, bf16),
+                                    kv_bytes: cache.byteCount))
             if !json { printError(String(format: "prefill %6d tokens: %8.1f tok/s", n, rate)) }
         }
         for c in contexts {
@@ -74,7 +76,7 @@ struct BenchModelCommand: ParsableCommand {
             }
             let rate = 1 / best
             decodes.append(Decode(context: c, tokens_per_s: rate, ms_per_token: best * 1000, active_bytes_per_token: activeBytes,
-                                  bandwidth_fraction: Double(activeBytes) * rate / 1e9 / bandwidth))
+                                  bandwidth_fraction: Double(activeBytes) * rate / 1e9 / bandwidth, kv_bytes: cache.byteCount))
             if !json { printError(String(format: "decode at %6d: %8.2f tok/s", c, rate)) }
         }
 
@@ -96,13 +98,15 @@ struct BenchModelCommand: ParsableCommand {
         print("\(directory.lastPathComponent): \(ISA.current.rawValue), \(ThreadPool.shared.workerCount + 1) threads")
         print(String(format: "machine: read %.1f GB/s · FP32 %.0f GFLOP/s · BF16 %.0f GFLOP/s", bandwidth, fp32, bf16))
         print(String(format: "active weights per token: %.1f MB", Double(activeBytes) / 1e6))
-        print("decode   context   tok/s   ms/token   of bandwidth")
+        print("decode   context   tok/s   ms/token   of bandwidth   KV cache")
         for d in decodes {
-            print(String(format: "         %7d  %6.2f   %8.1f   %11.0f%%", d.context, d.tokens_per_s, d.ms_per_token, 100 * d.bandwidth_fraction))
+            print(String(format: "         %7d  %6.2f   %8.1f   %11.0f%%   %8.1f MB", d.context, d.tokens_per_s, d.ms_per_token,
+                         100 * d.bandwidth_fraction, Double(d.kv_bytes) / 1e6))
         }
-        print("prefill  tokens    tok/s    seconds   of peak FLOP/s")
+        print("prefill  tokens    tok/s    seconds   of peak FLOP/s   KV cache")
         for p in prefills {
-            print(String(format: "         %6d  %7.1f   %8.2f   %11.1f%%", p.prompt_tokens, p.tokens_per_s, p.seconds, 100 * p.flops_fraction))
+            print(String(format: "         %6d  %7.1f   %8.2f   %11.1f%%     %8.1f MB", p.prompt_tokens, p.tokens_per_s, p.seconds,
+                         100 * p.flops_fraction, Double(p.kv_bytes) / 1e6))
         }
     }
 
