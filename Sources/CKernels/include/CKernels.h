@@ -63,6 +63,9 @@ float nw_probe_read(const float *p, int64_t n);
 double nw_probe_fma(int64_t iterations, float *sink);
 double nw_probe_bf16(int64_t iterations, float *sink);
 
+/// Allocator: keep large freed blocks mapped for reuse (glibc; a no-op elsewhere). See AllocatorTuning.swift.
+void nw_reuse_large_blocks(void);
+
 #ifdef __cplusplus
 }
 #endif
