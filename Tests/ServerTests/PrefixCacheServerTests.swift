@@ -29,7 +29,13 @@ struct PrefixCacheServerTests {
     @Test("the first request after a restart is a cache hit (OpenAI and Anthropic usage)")
     func restart() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("narwhal-server-prefix-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        // The Anthropic part uses its own directory: its prompt shares a prefix with the OpenAI one, which
+        // would (rightly) be a hit on its first request.
+        let anthropicDirectory = directory.appendingPathExtension("anthropic")
+        defer {
+            try? FileManager.default.removeItem(at: directory)
+            try? FileManager.default.removeItem(at: anthropicDirectory)
+        }
 
         let (first, firstCache) = try Self.server(directory)
         try await first.withRouter { client in
@@ -57,13 +63,13 @@ struct PrefixCacheServerTests {
         }
 
         // Anthropic: the first request of another restart, with a prompt saved by an Anthropic request.
-        let (third, thirdCache) = try Self.server(directory)
+        let (third, thirdCache) = try Self.server(anthropicDirectory)
         try await third.withRouter { client in
             let response = try await client.post("/v1/messages", Self.anthropicBody).json
             #expect(response["usage", "cache_read_input_tokens"] == 0)
         }
         thirdCache.waitForWrites()
-        let (fourth, _) = try Self.server(directory)
+        let (fourth, _) = try Self.server(anthropicDirectory)
         try await fourth.withRouter { client in
             let response = try await client.post("/v1/messages", Self.anthropicBody).json
             #expect(response["usage", "input_tokens"] == 1)
