@@ -137,7 +137,7 @@ public final class PrefixCache: @unchecked Sendable {
     /// model's encoded cache; invalid files met on the way are dropped.
     func load(prefixOf prompt: [Int], longerThan floor: Int, atMost limit: Int) -> (tokens: [Int], payload: [UInt8])? {
         for (key, count) in candidates(prompt, longerThan: floor, atMost: limit) {
-            if let payload = read(key: key, tokens: prompt[..<count]) { return (Array(prompt[..<count]), payload) }
+            if let payload = readPayload(key: key, tokens: prompt[..<count]) { return (Array(prompt[..<count]), payload) }
         }
         return nil
     }
@@ -176,15 +176,14 @@ public final class PrefixCache: @unchecked Sendable {
 
     /// The payload of the file under `key`, checked against `tokens`; nil (and the file dropped) when
     /// anything is wrong with it.
-    private func read(key: String, tokens: ArraySlice<Int>) -> [UInt8]? {
-        let file = url(key)
-        guard let data = FileManager.default.contents(atPath: file.path) else {
+    private func readPayload(key: String, tokens: ArraySlice<Int>) -> [UInt8]? {
+        guard let handle = try? FileHandle(forReadingFrom: url(key)) else {
             // Deleted behind our back (another process's eviction): forget it quietly.
             forget(key)
             return nil
         }
-        let bytes = [UInt8](data)
-        switch Self.parse(bytes, identity: identityDigest, wholeFile: true) {
+        defer { try? handle.close() }
+        switch Self.readHeader(handle, identity: identityDigest) {
         case .failure(let problem):
             discard(key, problem.description)
             return nil
@@ -193,7 +192,11 @@ public final class PrefixCache: @unchecked Sendable {
                 discard(key, "its tokens are not the prefix its name says (hash collision or renamed file)")
                 return nil
             }
-            let payload = Array(bytes[header.payloadOffset...])
+            // Straight into the array: snapshots of a real model are large, so no intermediate copies.
+            guard let payload = Self.readExactly(handle.fileDescriptor, count: header.payloadLength) else {
+                discard(key, PrefixCache.Problem.truncated.description)
+                return nil
+            }
             guard CRC32.checksum(payload) == header.checksum else {
                 discard(key, "payload checksum mismatch (corrupted)")
                 return nil
@@ -201,6 +204,25 @@ public final class PrefixCache: @unchecked Sendable {
             touch(key)
             return payload
         }
+    }
+
+    /// `count` bytes from the file's current offset, or nil when it ends early or cannot be read.
+    private static func readExactly(_ fd: Int32, count: Int) -> [UInt8]? {
+        var failed = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var offset = 0
+            while offset < count {
+                let n = read(fd, buffer.baseAddress! + offset, count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                offset += n
+            }
+            failed = offset < count
+            // Unread bytes are zeroed so the array is fully initialised either way.
+            if failed { (buffer.baseAddress! + offset).initialize(repeating: 0, count: count - offset) }
+            initialized = count
+        }
+        return failed ? nil : bytes
     }
 
     /// Marks a hit: last use now, in the index and as the file's mtime (the LRU order after a restart).
@@ -407,21 +429,27 @@ public final class PrefixCache: @unchecked Sendable {
     private static func readHeader(_ url: URL, identity: [UInt8]) -> Result<Header, Problem> {
         guard let handle = try? FileHandle(forReadingFrom: url) else { return .failure(.truncated) }
         defer { try? handle.close() }
-        guard let fixed = try? handle.read(upToCount: headerSize), fixed.count == headerSize else { return .failure(.truncated) }
-        let fixedBytes = [UInt8](fixed)
-        let count = Int(clamping: load64(fixedBytes, 40))
-        let fileSize = Int(clamping: (try? handle.seekToEnd()) ?? 0)
-        guard count <= (fileSize - headerSize) / 4 else {
-            return parse(fixedBytes, identity: identity, wholeFile: false).flatMap { _ in .failure(.truncated) }
-        }
-        try? handle.seek(toOffset: UInt64(headerSize))
-        let tokenData = (try? handle.read(upToCount: 4 * count)) ?? Data()
-        return parse(fixedBytes + [UInt8](tokenData), identity: identity, wholeFile: false, fileSize: fileSize)
+        return readHeader(handle, identity: identity)
     }
 
-    /// Parses the header at the start of `bytes`; with `wholeFile`, `bytes` is the whole file and its size
-    /// is checked, else `fileSize` is.
-    static func parse(_ bytes: [UInt8], identity: [UInt8], wholeFile: Bool, fileSize: Int? = nil) -> Result<Header, Problem> {
+    /// Reads and checks the header of an open file, leaving the handle at the payload.
+    private static func readHeader(_ handle: FileHandle, identity: [UInt8]) -> Result<Header, Problem> {
+        let fileSize = Int(clamping: (try? handle.seekToEnd()) ?? 0)
+        guard (try? handle.seek(toOffset: 0)) != nil,
+            let fixed = try? handle.read(upToCount: headerSize), fixed.count == headerSize
+        else { return .failure(.truncated) }
+        let fixedBytes = [UInt8](fixed)
+        let count = Int(clamping: load64(fixedBytes, 40))
+        guard count <= (fileSize - headerSize) / 4 else {
+            // Still report another model's or an unknown file as such rather than as truncated.
+            return parse(fixedBytes, identity: identity).flatMap { _ in .failure(.truncated) }
+        }
+        let tokenData = count == 0 ? Data() : ((try? handle.read(upToCount: 4 * count)) ?? Data())
+        return parse(fixedBytes + [UInt8](tokenData), identity: identity, fileSize: fileSize)
+    }
+
+    /// Parses a header (the fixed part and the tokens) and checks it against the size of its file.
+    static func parse(_ bytes: [UInt8], identity: [UInt8], fileSize: Int? = nil) -> Result<Header, Problem> {
         guard bytes.count >= headerSize else { return .failure(bytes.starts(with: magic) || bytes.count < 4 ? .truncated : .notACacheFile) }
         guard bytes.starts(with: magic) else { return .failure(.notACacheFile) }
         let version = UInt32(truncatingIfNeeded: load64(bytes, 4) & 0xFFFF_FFFF)
@@ -433,7 +461,7 @@ public final class PrefixCache: @unchecked Sendable {
         guard count <= (bytes.count - headerSize) / 4 else { return .failure(.truncated) }
         let payloadOffset = headerSize + 4 * count
         let (expected, overflow) = payloadOffset.addingReportingOverflow(payloadLength)
-        let found = wholeFile ? bytes.count : (fileSize ?? bytes.count)
+        let found = fileSize ?? bytes.count
         guard !overflow, expected == found else { return .failure(.sizeMismatch(expected: overflow ? Int.max : expected, found: found)) }
         let tokens = (0..<count).map { Int(UInt32(truncatingIfNeeded: load64(bytes, headerSize + 4 * $0) & 0xFFFF_FFFF)) }
         return .success(Header(tokens: tokens, payloadLength: payloadLength, checksum: checksum, payloadOffset: payloadOffset))
