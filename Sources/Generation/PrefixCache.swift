@@ -380,9 +380,9 @@ public final class PrefixCache: @unchecked Sendable {
             guard name.hasSuffix("." + Self.fileExtension) else { continue }
             let key = String(name.dropLast(Self.fileExtension.count + 1))
             switch Self.readHeader(file, identity: identityDigest) {
-            case .failure(.otherModel):
-                // Another model's cache may share the directory: leave its files alone.
-                logger.debug("prefix cache: \(name) belongs to another model; ignored")
+            case .failure(.otherModel), .failure(.unsupportedVersion):
+                // Another model's (or another build's) cache may share the directory: leave its files alone.
+                logger.debug("prefix cache: \(name) belongs to another model or format version; ignored")
             case .failure(let problem):
                 discard(key, problem.description)
             case .success(let header):

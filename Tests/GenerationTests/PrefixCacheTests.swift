@@ -405,6 +405,18 @@ struct PrefixCacheTests {
         #expect(cache.storedPrefixLengths.isEmpty)
     }
 
+    @Test("a directory that cannot be used is a typed error")
+    func badDirectory() throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let file = dir.url.appendingPathComponent("plain-file")
+        try Data([1]).write(to: file)
+        #expect(throws: PrefixCacheError.self) { try PrefixCache(directory: file, identity: "test", logger: quietLogger) }
+        #expect(throws: PrefixCacheError.notPersistable) {
+            try PrefixCache(directory: dir.url, model: NoIdentityModel(), logger: quietLogger)
+        }
+    }
+
     @Test("sizes parse with binary units and bad sizes are errors")
     func sizes() throws {
         #expect(try PrefixCache.parseSize("20G") == 20 << 30)
@@ -458,4 +470,13 @@ struct PrefixCacheMeasurements {
                 + "encode \(encode), write+fsync \(write), read+check \(read), decode \(decode)")
         }
     }
+}
+
+/// A model that says nothing about persistence: its caches are never saved.
+final class NoIdentityModel: LanguageModel, @unchecked Sendable {
+    let vocabularySize = 10
+    let contextLimit = 100
+    func makeCache() -> Int { 0 }
+    func copy(_ cache: Int) -> Int { cache }
+    func forward(_ tokens: [Int], cache: Int, progress: ((Int) -> Void)?) throws -> [Float] { [Float](repeating: 0, count: 10) }
 }
