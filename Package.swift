@@ -31,7 +31,10 @@ let package = Package(
         .target(name: "Weights", dependencies: ["Kernels"], swiftSettings: swiftSettings),
         .target(name: "Tokenizers", swiftSettings: swiftSettings),
         .target(name: "DeepSeekV4", dependencies: ["Kernels", "Weights"], swiftSettings: swiftSettings),
-        .target(name: "Generation", dependencies: ["DeepSeekV4", "Tokenizers"], swiftSettings: swiftSettings),
+        .target(
+            name: "Generation",
+            dependencies: ["DeepSeekV4", "Tokenizers", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
         .target(
             name: "Server",
             dependencies: [
@@ -62,7 +65,8 @@ let package = Package(
             name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "GenerationTests", dependencies: ["Generation", "DeepSeekV4", "Tokenizers"], resources: [.copy("Fixtures")],
+            name: "GenerationTests",
+            dependencies: ["Generation", "DeepSeekV4", "Tokenizers", .product(name: "Logging", package: "swift-log")], resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "ServerTests",

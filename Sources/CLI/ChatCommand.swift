@@ -44,6 +44,8 @@ struct ChatCommand: AsyncParsableCommand {
             loaded: loaded, flags: generation,
             transcript: ChatTranscript(systemPrompt: generation.system, reasoningMode: mode), display: reasoningDisplay)
         await chat.run()
+        // States saved during the chat are written in the background; finish them before exiting.
+        loaded.engine.prefixCache?.waitForWrites()
     }
 }
 

@@ -17,6 +17,7 @@ import ArgumentParser
 import DeepSeekV4
 import Foundation
 import Generation
+import Logging
 import Tokenizers
 import Weights
 
@@ -95,6 +96,8 @@ struct ModelLoadingOptions: ParsableArguments {
 
     @Flag(name: .customLong("no-memory-check"), help: "Load even when the weights look larger than this machine's memory.")
     var noMemoryCheck = false
+
+    @OptionGroup(title: "Prefix cache") var prefixCache: PrefixCacheOptions
 }
 
 /// A model ready to generate, and what the front ends say about it.
@@ -120,9 +123,10 @@ enum ModelLoader {
     /// Loads the model `options` name (or the default model), with the context limit `contextSize`, into
     /// an engine with `parallel` slots and room for `queueLimit` waiting requests (the server's).
     /// Notes and the summary go to stderr.
-    static func load(_ options: ModelLoadingOptions, contextSize: Int?, parallel: Int = 1, queueLimit: Int = 16) throws
-        -> LoadedModel
-    {
+    static func load(
+        _ options: ModelLoadingOptions, contextSize: Int?, parallel: Int = 1, queueLimit: Int = 16,
+        logger: Logger = PrefixCacheOptions.standardErrorLogger
+    ) throws -> LoadedModel {
         let stderr = TerminalStream.standardError
         let isDefault = options.modelOptions.model == nil
         let directory = try options.modelOptions.directory()
@@ -174,8 +178,14 @@ enum ModelLoader {
             model.prefaultWeights { done, total in bar.update(done, of: total) }
             bar.finish()
         }
+        let prefixCache = try options.prefixCache.open(for: model, logger: logger)
+        if let prefixCache {
+            stderr.write(stderr.styledText(
+                "prefix cache: \(prefixCache.directory.path), \(byteText(prefixCache.storedBytes)) in "
+                    + "\(prefixCache.storedPrefixLengths.count) state(s), budget \(byteText(prefixCache.budgetBytes))", .dim) + "\n")
+        }
         return LoadedModel(
-            engine: Engine(model: model, tokenizer: tokenizer, parallel: parallel, queueLimit: queueLimit),
+            engine: Engine(model: model, tokenizer: tokenizer, parallel: parallel, queueLimit: queueLimit, prefixCache: prefixCache),
             directory: directory, isDefaultModel: isDefault,
             summary: summary)
     }

@@ -69,6 +69,8 @@ struct RunCommand: AsyncParsableCommand {
             reply = printer.reply
         }
         stderr.write(stderr.styledText(reply.statsLine, .dim) + "\n")
+        // The next run with the same --cache-dir finds this prompt and answer.
+        loaded.engine.prefixCache?.waitForWrites()
     }
 
     /// The prompt argument, or all of standard input.

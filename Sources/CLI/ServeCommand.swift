@@ -85,7 +85,7 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "narwhal.serve")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
-        let (engine, description, defaultMaxTokens) = try loadEngine()
+        let (engine, description, defaultMaxTokens) = try loadEngine(logger: logger)
         let names = servedModelNames.isEmpty ? [description.servedName] : servedModelNames
         var configuration = ServerConfiguration(host: host, port: port, apiKey: apiKey, servedModelNames: names)
         configuration.defaultMaxTokens = defaultMaxTokens
@@ -100,6 +100,9 @@ struct ServeCommand: AsyncParsableCommand {
             ])
         let app = buildApplication(configuration: configuration, engine: engine, logger: logger)
         try await app.runService()
+        // Finish the prefix-cache writes still queued (an unfinished one would only leave a temp file).
+        (engine as? Engine<DeepSeekV4Model>)?.prefixCache?.waitForWrites()
+        (engine as? Engine<ReplayModel>)?.prefixCache?.waitForWrites()
     }
 
     /// What the startup line says about the model.
@@ -110,7 +113,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// The engine over the replay model, the checkpoint given, or the default model.
-    private func loadEngine() throws -> (any ChatEngine, Description, defaultMaxTokens: Int?) {
+    private func loadEngine(logger: Logger) throws -> (any ChatEngine, Description, defaultMaxTokens: Int?) {
         let model = loading.modelOptions.model
         if let replay {
             // Replay needs only a tokenizer: the checkpoint's, else the bundled official one.
@@ -126,12 +129,14 @@ struct ServeCommand: AsyncParsableCommand {
             let replayModel = ReplayModel(
                 completions: completions, tokenizer: tokenizer, contextLimit: ctx ?? Self.replayContext,
                 stepDelay: replaySpeed.map { 1 / $0 } ?? 0)
-            let engine = Engine(model: replayModel, tokenizer: tokenizer, parallel: parallel, queueLimit: queue)
+            let prefixCache = try loading.prefixCache.open(for: replayModel, logger: logger)
+            let engine = Engine(
+                model: replayModel, tokenizer: tokenizer, parallel: parallel, queueLimit: queue, prefixCache: prefixCache)
             let description = Description(
                 model: "replay of \(completions.count) completion(s) from \(replay)", servedName: ModelNames.flash, kvBudget: "none")
             return (engine, description, nil)
         }
-        let loaded = try ModelLoader.load(loading, contextSize: ctx, parallel: parallel, queueLimit: queue)
+        let loaded = try ModelLoader.load(loading, contextSize: ctx, parallel: parallel, queueLimit: queue, logger: logger)
         let config = loaded.model.config
         // A slot's state at a full context (float32, as this build keeps it); each slot may also hold
         // up to four copy-on-write snapshots for prefix reuse.

@@ -8,6 +8,9 @@
 // queue when all slots are busy; beyond that it is refused (`GenerationError.busy`). All running
 // generations step together through one Batcher. Cancelling the reader of a stream (a client that
 // disconnects, Ctrl-C) stops its generation between two tokens and frees its slot.
+//
+// With a `PrefixCache`, every session also saves its snapshots to disk and starts from the longest
+// prefix stored there when that beats what the slots hold — across slots and across restarts.
 
 import Foundation
 import Tokenizers
@@ -52,6 +55,8 @@ public final class Engine<Model: LanguageModel>: ChatEngine, @unchecked Sendable
     public let parallel: Int
     public let queueLimit: Int
     let batcher: Batcher<Model>
+    /// Model states saved on disk by token prefix (nil: memory only).
+    public let prefixCache: PrefixCache?
 
     private let lock = NSLock()
     private var named: [String: Session<Model>] = [:]
@@ -62,14 +67,15 @@ public final class Engine<Model: LanguageModel>: ChatEngine, @unchecked Sendable
     private var clock = 0
     private var waiting = 0
 
-    public init(model: Model, tokenizer: BPETokenizer, parallel: Int = 1, queueLimit: Int = 16) {
+    public init(model: Model, tokenizer: BPETokenizer, parallel: Int = 1, queueLimit: Int = 16, prefixCache: PrefixCache? = nil) {
         self.model = model
+        self.prefixCache = prefixCache
         self.tokenizer = tokenizer
         self.parallel = max(1, parallel)
         self.queueLimit = max(0, queueLimit)
         let batcher = Batcher(model: model)
         self.batcher = batcher
-        slots = (0..<max(1, parallel)).map { _ in Session(batcher: batcher) }
+        slots = (0..<max(1, parallel)).map { _ in Session(batcher: batcher, diskCache: prefixCache) }
         slotBusy = Array(repeating: false, count: max(1, parallel))
         slotLastUsed = Array(repeating: 0, count: max(1, parallel))
     }
@@ -150,7 +156,7 @@ public final class Engine<Model: LanguageModel>: ChatEngine, @unchecked Sendable
         if let id {
             guard !namedBusy.contains(id) else { return nil }
             namedBusy.insert(id)
-            let s = named[id] ?? Session(batcher: batcher)
+            let s = named[id] ?? Session(batcher: batcher, diskCache: prefixCache)
             named[id] = s
             return (s, { [self] in lock.lock(); namedBusy.remove(id); lock.unlock() })
         }
@@ -289,6 +295,8 @@ struct GenerationLoop<Model: LanguageModel> {
             parse(rest + DeepSeekV4ChatFormat.Token.eos, finish: true)
         }
         usage.completionTokens = generated.count
+        // The answer's end is a prefix of the conversation's next prompt.
+        session.persist()
         if calledTools && reason == .stop { reason = .toolCalls }
         if let matched = stopper.matched { emit(.stopSequence(matched)) }
         emit(.finish(reason, usage))

@@ -17,6 +17,14 @@ public protocol LanguageModel: AnyObject, Sendable {
     func forward(_ tokens: [Int], cache: Cache, progress: ((Int) -> Void)?) throws -> [Float]
     /// Runs several sequences (each with its own cache) in one pass; returns each one's last logits.
     func forwardBatch(_ batch: [(tokens: [Int], cache: Cache)]) throws -> [[Float]]
+
+    /// What a saved cache's validity depends on (weights, config, numerics, storage format): caches are
+    /// restored from disk only into a model with the same identity. nil: this model's caches are not saved.
+    var cacheIdentity: String? { get }
+    /// A cache as bytes, for the prefix cache on disk.
+    func encode(_ cache: Cache) -> [UInt8]
+    /// A cache from ``encode(_:)`` bytes; throws (never traps) on bytes that are not one of this model's.
+    func decodeCache(_ bytes: [UInt8]) throws -> Cache
 }
 
 extension LanguageModel {
@@ -24,6 +32,11 @@ extension LanguageModel {
     public func forwardBatch(_ batch: [(tokens: [Int], cache: Cache)]) throws -> [[Float]] {
         try batch.map { try forward($0.tokens, cache: $0.cache, progress: nil) }
     }
+
+    /// Models that say nothing about persistence are never cached on disk.
+    public var cacheIdentity: String? { nil }
+    public func encode(_ cache: Cache) -> [UInt8] { [] }
+    public func decodeCache(_ bytes: [UInt8]) throws -> Cache { throw PrefixCacheError.notPersistable }
 }
 
 extension DeepSeekV4Model: LanguageModel {
@@ -38,4 +51,8 @@ extension DeepSeekV4Model: LanguageModel {
     public func forwardBatch(_ batch: [(tokens: [Int], cache: KVCache)]) throws -> [[Float]] {
         try forward(batch: batch).map(\.logits)
     }
+
+    public var cacheIdentity: String? { kvCacheIdentity }
+    public func encode(_ cache: KVCache) -> [UInt8] { cache.encoded() }
+    public func decodeCache(_ bytes: [UInt8]) throws -> KVCache { try decodeKVCache(bytes) }
 }

@@ -7,6 +7,11 @@
 // previous one up to its final `<think>` / `</think>` (in thinking mode the earlier reasoning is dropped
 // from the history, so the prompts part right there), so the next turn resumes from that snapshot and
 // computes only the new tokens.
+//
+// With a `PrefixCache` (disk), the same snapshot points are also saved to disk — one token before the end
+// of every prompt, every `snapshotInterval` tokens of a long prompt (the prefill is split there), and the
+// end of every answer (`persist()`) — and a prompt starts from the longest prefix found in memory or on
+// disk, whichever is longer.
 
 public final class Session<Model: LanguageModel>: @unchecked Sendable {
     public let model: Model
@@ -19,10 +24,13 @@ public final class Session<Model: LanguageModel>: @unchecked Sendable {
     private var lastLogits: [Float]?
     private var snapshots: [(tokens: [Int], cache: Model.Cache)] = []
     public let maxSnapshots: Int
+    /// Where snapshots are also saved and looked up (nil: memory only).
+    let diskCache: PrefixCache?
 
-    init(batcher: Batcher<Model>, maxSnapshots: Int = 4) {
+    init(batcher: Batcher<Model>, maxSnapshots: Int = 4, diskCache: PrefixCache? = nil) {
         self.model = batcher.model
         self.batcher = batcher
+        self.diskCache = diskCache
         self.cache = model.makeCache()
         self.maxSnapshots = maxSnapshots
     }
@@ -48,16 +56,51 @@ public final class Session<Model: LanguageModel>: @unchecked Sendable {
 
         // At least the last prompt token must be computed to get its logits.
         let target = min(common, prompt.count - 1)
-        if target < tokens.count { restore(upTo: target, prompt: prompt) }
+        if !restoreFromDisk(prompt, memoryTarget: target), target < tokens.count { restore(upTo: target, prompt: prompt) }
         let reused = tokens.count
         let total = prompt.count - reused
-        if reused < prompt.count - 1 {
-            try await feed(Array(prompt[reused..<(prompt.count - 1)])) { progress?($0, total) }
+        let end = prompt.count - 1
+        // Long prompts stop at every multiple of the disk cache's interval to save a snapshot there.
+        let interval = diskCache?.snapshotInterval ?? 0
+        while tokens.count < end {
+            var stop = end
+            if interval > 0 { stop = min(end, (tokens.count / interval + 1) * interval) }
+            let base = tokens.count - reused
+            try await feed(Array(prompt[tokens.count..<stop])) { progress?(base + $0, total) }
+            if stop < end { persist() }
         }
         takeSnapshot()
+        persist()
         let logits = try await feed([prompt[prompt.count - 1]], progress: nil)
         progress?(total, total)
         return (reused, logits)
+    }
+
+    /// Saves the current state to the disk cache (a copy, written in the background).
+    public func persist() {
+        guard let diskCache, !tokens.isEmpty else { return }
+        let snapshot = model.copy(cache)
+        let model = model
+        diskCache.store(tokens: tokens) { model.encode(snapshot) }
+    }
+
+    /// Takes the longest prefix of `prompt` but its last token that the disk cache holds, when it is longer
+    /// than what memory offers (the held tokens up to `memoryTarget`, or a snapshot). Returns whether it did.
+    private func restoreFromDisk(_ prompt: [Int], memoryTarget target: Int) -> Bool {
+        guard let diskCache else { return false }
+        let inMemory = target == tokens.count ? target : (bestSnapshot(upTo: target, prompt: prompt)?.tokens.count ?? 0)
+        while let hit = diskCache.load(prefixOf: prompt, longerThan: inMemory, atMost: prompt.count - 1) {
+            do {
+                cache = try model.decodeCache(hit.payload)
+                tokens = hit.tokens
+                lastLogits = nil
+                return true
+            } catch {
+                // The file passed its checks but is not this model's state: drop it and look further.
+                diskCache.discard(diskCache.key(hit.tokens), "the model cannot decode it: \(error)")
+            }
+        }
+        return false
     }
 
     /// Feeds one more token (a sampled one) and returns the logits after it.
@@ -91,9 +134,7 @@ public final class Session<Model: LanguageModel>: @unchecked Sendable {
     /// Returns to the latest snapshot whose tokens begin `prompt` and hold at most `target` tokens,
     /// or to the empty state.
     private func restore(upTo target: Int, prompt: [Int]) {
-        let best = snapshots.filter { $0.tokens.count <= target && prompt.starts(with: $0.tokens) }
-            .max { $0.tokens.count < $1.tokens.count }
-        if let best {
+        if let best = bestSnapshot(upTo: target, prompt: prompt) {
             tokens = best.tokens
             cache = model.copy(best.cache)
         } else {
@@ -101,5 +142,10 @@ public final class Session<Model: LanguageModel>: @unchecked Sendable {
             cache = model.makeCache()
         }
         lastLogits = nil
+    }
+
+    private func bestSnapshot(upTo target: Int, prompt: [Int]) -> (tokens: [Int], cache: Model.Cache)? {
+        snapshots.filter { $0.tokens.count <= target && prompt.starts(with: $0.tokens) }
+            .max { $0.tokens.count < $1.tokens.count }
     }
 }

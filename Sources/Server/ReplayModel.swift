@@ -89,6 +89,55 @@ public final class ReplayModel: LanguageModel, @unchecked Sendable {
     public func makeCache() -> Cache { Cache() }
     public func copy(_ cache: Cache) -> Cache { Cache(copying: cache) }
 
+    /// The script itself: a saved position in it means nothing to another script.
+    public var cacheIdentity: String? {
+        "replay/v1\n" + lines.map { $0.map(String.init).joined(separator: ",") }.joined(separator: "\n")
+    }
+
+    /// remaining?, offered? as 64-bit little-endian integers: presence (0/1), then count and values.
+    public func encode(_ cache: Cache) -> [UInt8] {
+        var values: [Int] = []
+        func list(_ tokens: [Int]?) {
+            guard let tokens else { values.append(0); return }
+            values += [1, tokens.count] + tokens
+        }
+        list(cache.remaining)
+        values.append(cache.offered == nil ? 0 : 1)
+        if let offered = cache.offered { values.append(offered.line) }
+        list(cache.offered?.tokens)
+        return values.flatMap { v in withUnsafeBytes(of: Int64(v).littleEndian) { Array($0) } }
+    }
+
+    public func decodeCache(_ bytes: [UInt8]) throws -> Cache {
+        guard bytes.count % 8 == 0 else { throw ReplayError.badCache }
+        var values = stride(from: 0, to: bytes.count, by: 8).map { i in
+            Int(truncatingIfNeeded: bytes[i..<(i + 8)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+        }[...]
+        func next() throws -> Int {
+            guard let v = values.popFirst() else { throw ReplayError.badCache }
+            return v
+        }
+        func list() throws -> [Int]? {
+            switch try next() {
+            case 0: return nil
+            case 1:
+                let n = try next()
+                guard n >= 0, n <= values.count else { throw ReplayError.badCache }
+                return try (0..<n).map { _ in try next() }
+            default: throw ReplayError.badCache
+            }
+        }
+        let cache = Cache()
+        cache.remaining = try list()
+        if try next() == 1 {
+            let line = try next()
+            guard lines.indices.contains(line), let tokens = try list() else { throw ReplayError.badCache }
+            cache.offered = (line, tokens)
+        }
+        guard values.isEmpty else { throw ReplayError.badCache }
+        return cache
+    }
+
     public func forward(_ tokens: [Int], cache: Cache, progress: ((Int) -> Void)?) throws -> [Float] {
         if stepDelay > 0 { Thread.sleep(forTimeInterval: stepDelay) }
         return step(tokens, cache: cache, progress: progress)
@@ -155,6 +204,8 @@ public enum ReplayError: Error, CustomStringConvertible {
     case unreadable(path: String, reason: String)
     case badLine(path: String, line: Int)
     case empty(path: String)
+    /// Bytes from the prefix cache that are not a replay position.
+    case badCache
 
     public var description: String {
         switch self {
@@ -163,6 +214,7 @@ public enum ReplayError: Error, CustomStringConvertible {
             "\(path):\(line) is not a JSON object with a string \"text\"; each line must be {\"text\": \"<raw completion>\"}"
         case .empty(let path):
             "the replay file \(path) has no completions; add lines like {\"text\": \"Hello!<｜end▁of▁sentence｜>\"}"
+        case .badCache: "the saved replay state is malformed"
         }
     }
 }

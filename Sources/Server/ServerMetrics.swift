@@ -7,7 +7,7 @@
 //   narwhal_queue_depth                                requests waiting for a free slot
 //   narwhal_slots                                      slots generating at once (--parallel)
 //   narwhal_prompt_tokens_total                        prompt tokens of finished generations
-//   narwhal_prompt_cache_hit_tokens_total              …of which reused from a slot's cache
+//   narwhal_prompt_cache_hit_tokens_total              …of which reused from a slot or the disk prefix cache
 //   narwhal_completion_tokens_total                    generated tokens (reasoning included)
 //   narwhal_reasoning_tokens_total                     …of which reasoning
 //   narwhal_completion_tokens_per_second               generated tokens per second over the last 10 s,

@@ -34,6 +34,20 @@ final class FakeModel: LanguageModel, @unchecked Sendable {
         return try batch.map { try forward($0.tokens, cache: $0.cache, progress: nil) }
     }
 
+    /// Part of the cache identity: tests change it to play another model.
+    var identity = "fake/v1"
+    var cacheIdentity: String? { "\(identity) vocab=\(vocabularySize)" }
+    func encode(_ cache: Cache) -> [UInt8] { cache.tokens.flatMap { t in withUnsafeBytes(of: UInt32(t).littleEndian) { Array($0) } } }
+    func decodeCache(_ bytes: [UInt8]) throws -> Cache {
+        struct Malformed: Error {}
+        guard bytes.count % 4 == 0 else { throw Malformed() }
+        let c = Cache()
+        c.tokens = stride(from: 0, to: bytes.count, by: 4).map { i in
+            Int(bytes[i..<(i + 4)].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        }
+        return c
+    }
+
     func makeCache() -> Cache { Cache() }
     func copy(_ cache: Cache) -> Cache { let c = Cache(); c.tokens = cache.tokens; return c }
 
