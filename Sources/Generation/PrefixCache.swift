@@ -10,7 +10,7 @@
 //   8       model identity digest (32 bytes, SHA-256 of `LanguageModel.cacheIdentity`)
 //   40      token count u64
 //   48      payload length u64
-//   56      payload CRC32 u32
+//   56      payload checksum u32 (the first 4 bytes of its SHA-256)
 //   60      reserved u32 (0)
 //   64      the tokens, u32 each — a hash collision or a renamed file is caught by comparing them
 //   …       payload: the model's encoding of its cache (`LanguageModel.encode`)
@@ -26,6 +26,7 @@
 // the least recently used files are deleted until the directory is within `budgetBytes`. Writes run on a
 // background queue from an independent copy of the state, so generation does not wait for the disk.
 
+import Crypto
 import Foundation
 import Logging
 
@@ -89,7 +90,7 @@ public final class PrefixCache: @unchecked Sendable {
         self.directory = directory
         self.budgetBytes = max(0, budgetBytes)
         self.snapshotInterval = max(0, snapshotInterval)
-        identityDigest = SHA256.hash(Array(identity.utf8))
+        identityDigest = Array(SHA256.hash(data: Array(identity.utf8)))
         self.logger = logger
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -162,7 +163,7 @@ public final class PrefixCache: @unchecked Sendable {
 
     private func keyHash() -> SHA256 {
         var hash = SHA256()
-        hash.update(identityDigest)
+        hash.update(data: identityDigest)
         return hash
     }
 
@@ -197,7 +198,7 @@ public final class PrefixCache: @unchecked Sendable {
                 discard(key, PrefixCache.Problem.truncated.description)
                 return nil
             }
-            guard CRC32.checksum(payload) == header.checksum else {
+            guard Self.checksum(payload) == header.checksum else {
                 discard(key, "payload checksum mismatch (corrupted)")
                 return nil
             }
@@ -287,7 +288,7 @@ public final class PrefixCache: @unchecked Sendable {
         header += identityDigest
         u64(UInt64(tokens.count))
         u64(UInt64(payload.count))
-        u32(CRC32.checksum(payload))
+        u32(Self.checksum(payload))
         u32(0)
         for t in tokens { u32(UInt32(truncatingIfNeeded: t)) }
         let size = header.count + payload.count
