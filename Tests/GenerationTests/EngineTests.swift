@@ -230,15 +230,23 @@ struct EngineSlotTests {
     @Test("concurrent requests on separate slots are decoded together in batches")
     func batching() async throws {
         let model = FakeModel(vocabularySize: tokenizer.vocabularySize)
-        // Steps long enough that the batcher waits for stragglers (a quarter step) even on a loaded machine.
-        model.delay = 0.04
+        // The first forward step is held until all three requests are waiting, so they start in step; the
+        // long held step also makes the batcher wait long for stragglers (a quarter step), which keeps them
+        // in step even on a loaded machine.
+        let gate = DispatchSemaphore(value: 0)
+        model.gate = gate
+        model.delay = 0.02
         let engine = Engine(model: model, tokenizer: tokenizer, parallel: 3)
         let options = GenerationOptions(sampling: .greedy, maxTokens: 12)
         try await withThrowingTaskGroup(of: Transcript.self) { group in
             for i in 0..<3 { group.addTask { try await Transcript(engine.generate(user("Q\(i)"), options: options, session: nil)) } }
+            while model.computed == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            try await Task.sleep(for: .milliseconds(300))
+            model.gate = nil
+            gate.signal()
             for try await t in group { #expect(t.finish?.1.completionTokens == 12) }
         }
-        #expect(model.batchSizes.max() == 3)
+        #expect(model.batchSizes.max() == 3, "\(model.batchSizes)")
     }
 
     @Test("beyond the slots and the queue, requests are refused as busy")

@@ -16,7 +16,11 @@ final class FakeModel: LanguageModel, @unchecked Sendable {
     /// Seconds to sleep per forward call (cancellation tests).
     var delay: Double = 0
     /// When set, every forward call first waits for a signal: a test holds the model mid-generation.
-    var gate: DispatchSemaphore?
+    var gate: DispatchSemaphore? {
+        get { lock.lock(); defer { lock.unlock() }; return _gate }
+        set { lock.lock(); _gate = newValue; lock.unlock() }
+    }
+    private var _gate: DispatchSemaphore?
     private let lock = NSLock()
 
     init(vocabularySize: Int = 50, contextLimit: Int = 10_000) {

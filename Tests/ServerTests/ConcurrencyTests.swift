@@ -262,8 +262,8 @@ final class RawConnection: @unchecked Sendable {
             close()
             throw POSIXError(.ECONNREFUSED)
         }
-        // Reads give up after 5 s rather than hang a test.
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        // Reads give up after 30 s rather than hang a test (generous: the whole suite loads the machine).
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
@@ -273,7 +273,7 @@ final class RawConnection: @unchecked Sendable {
         _ = request.withCString { send(socket, $0, strlen($0), 0) }
     }
 
-    /// Reads until `marker` arrives (or the connection ends, or 5 s pass without data); returns all read.
+    /// Reads until `marker` arrives (or the connection ends, or 30 s pass without data); returns all read.
     func read(until marker: String) async -> String {
         await withCheckedContinuation { continuation in
             Thread { continuation.resume(returning: self.readBlocking(until: marker)) }.start()
