@@ -139,18 +139,18 @@ struct ConcurrencyTests {
     /// Polls until a fresh short request gets the single slot (it would be refused with 429 while the
     /// disconnected client's generation ran on).
     func expectSlotFreed(_ client: any TestClientProtocol) async throws {
-        let deadline = ContinuousClock.now + .seconds(3)
+        let deadline = ContinuousClock.now + .seconds(15)
         while ContinuousClock.now < deadline {
             let response = try await client.post("/v1/chat/completions", Self.shortBody)
             if response.status == .ok { return }
             #expect(response.status == .tooManyRequests)
             try await Task.sleep(for: .milliseconds(50))
         }
-        Issue.record("the slot was not freed within 3 s of the disconnect")
+        Issue.record("the slot was not freed within 15 s of the disconnect")
     }
 
     func waitForMetric(_ client: any TestClientProtocol, _ line: String) async throws {
-        for _ in 0..<200 {
+        for _ in 0..<1500 {
             let metrics = try await client.execute(uri: "/metrics", method: .get).text
             if metrics.split(separator: "\n").contains(where: { $0 == line }) { return }
             try await Task.sleep(for: .milliseconds(10))
@@ -159,7 +159,7 @@ struct ConcurrencyTests {
     }
 
     func waitForHealth(_ client: any TestClientProtocol, queued: Int) async throws {
-        for _ in 0..<300 {
+        for _ in 0..<1500 {
             let health = try await client.execute(uri: "/health", method: .get).json
             if health["queued"] == .integer(String(queued)) { return }
             try await Task.sleep(for: .milliseconds(10))
