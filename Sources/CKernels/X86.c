@@ -271,15 +271,18 @@ AVX512 static inline __attribute__((always_inline)) void fused_fp8_rows(const nw
         for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < kb; b++) {
         const int64_t k0 = b * 128, k1 = k0 + 128 < K ? k0 + 128 : K;
+        int fast[4];
+        __m512 s[4];
         for (int r = 0; r < R; r++) {
-            const uint8_t *src = (const uint8_t *)w->data + (n + r) * K;
             const uint8_t e = w->scale[((n + r) / 128) * kb + b];
-            const int fast = e < 247;  // beyond, scale × 2^8 would overflow: the direct decoder
-            const __m512 s = _mm512_set1_ps(fast ? e8m0(e) * 256.0f : e8m0(e));
-            for (int64_t k = k0; k < k1; k += 16) {
-                const __mmask16 m = tail_mask(k1 - k);
-                const __m128i codes = _mm_maskz_loadu_epi8(m, src + k);
-                const __m512 f = fast ? fp8x16_half_avx512(codes, s) : _mm512_mul_ps(fp8x16_decode(_mm512_cvtepu8_epi32(codes)), s);
+            fast[r] = e < 247;  // beyond, scale × 2^8 would overflow: the direct decoder
+            s[r] = _mm512_set1_ps(fast[r] ? e8m0(e) * 256.0f : e8m0(e));
+        }
+        for (int64_t k = k0; k < k1; k += 16) {
+            const __mmask16 m = tail_mask(k1 - k);
+            for (int r = 0; r < R; r++) {  // rows innermost: independent FMA chains back to back
+                const __m128i codes = _mm_maskz_loadu_epi8(m, (const uint8_t *)w->data + (n + r) * K + k);
+                const __m512 f = fast[r] ? fp8x16_half_avx512(codes, s[r]) : _mm512_mul_ps(fp8x16_decode(_mm512_cvtepu8_epi32(codes)), s[r]);
                 for (int t = 0; t < T; t++) acc[r][t] = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(m, x + t * ldx + k), acc[r][t]);
             }
         }
@@ -470,27 +473,37 @@ AVX2 static inline __attribute__((always_inline)) void fused_fp8_avx2_rows(const
         for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < kb; b++) {
         const int64_t k0 = b * 128, k1 = min64(k0 + 128, K);
+        uint8_t e[4];
+        __m256 s256[4];
+        int fast = 1;
         for (int r = 0; r < R; r++) {
-            const uint8_t *src = (const uint8_t *)w->data + (n + r) * K;
-            const uint8_t e = w->scale[((n + r) / 128) * kb + b];
-            int64_t k = k0;
-            if (e < FP8_FAST_SCALE_LIMIT) {
-                const __m256 s256 = _mm256_set1_ps(e8m0(e) * 256.0f);
-                for (; k + 16 <= k1; k += 16) {
+            e[r] = w->scale[((n + r) / 128) * kb + b];
+            fast &= e[r] < FP8_FAST_SCALE_LIMIT;
+            s256[r] = _mm256_set1_ps(e8m0(e[r]) * 256.0f);
+        }
+        int64_t k = k0;
+        // Rows innermost: their accumulators are independent chains, so consecutive FMAs do not wait on
+        // each other.
+        if (fast) {
+            for (; k + 16 <= k1; k += 16) {
+                for (int r = 0; r < R; r++) {
                     __m256 lo, hi;
-                    fp8x16_avx2(src + k, s256, &lo, &hi);
+                    fp8x16_avx2((const uint8_t *)w->data + (n + r) * K + k, s256[r], &lo, &hi);
                     for (int t = 0; t < T; t++) {
                         acc[r][t] = _mm256_fmadd_ps(lo, _mm256_loadu_ps(x + t * ldx + k), acc[r][t]);
                         acc[r][t] = _mm256_fmadd_ps(hi, _mm256_loadu_ps(x + t * ldx + k + 8), acc[r][t]);
                     }
                 }
             }
-            const __m256 s = _mm256_set1_ps(e8m0(e));
-            for (; k < k1; k += 8) {  // the block's tail (or a block with a huge scale): zero-padded vectors
+        }
+        // The block's tail (or a block with a huge scale): the direct decoder, zero-padded vectors.
+        for (int r = 0; r < R && k < k1; r++) {
+            const __m256 s = _mm256_set1_ps(e8m0(e[r]));
+            for (int64_t j = k; j < k1; j += 8) {
                 uint8_t tail[8] = {0};
-                memcpy(tail, src + k, (size_t)min64(8, k1 - k));
+                memcpy(tail, (const uint8_t *)w->data + (n + r) * K + j, (size_t)min64(8, k1 - j));
                 const __m256 f = fp8x8_avx2(tail, s);
-                for (int t = 0; t < T; t++) acc[r][t] = _mm256_fmadd_ps(f, load8(x + t * ldx + k, k1 - k), acc[r][t]);
+                for (int t = 0; t < T; t++) acc[r][t] = _mm256_fmadd_ps(f, load8(x + t * ldx + j, k1 - j), acc[r][t]);
             }
         }
     }
@@ -531,12 +544,12 @@ AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2_rows(const
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < K / 32; b++) {
-        for (int r = 0; r < R; r++) {
-            const uint8_t *src = (const uint8_t *)w->data + (n + r) * (K / 2) + b * 16;
-            const __m256 table = fp4_table_avx2(magnitudes, e8m0(w->scale[(n + r) * (K / 32) + b]));
-            for (int h = 0; h < 2; h++) {
+        __m256 table[4];
+        for (int r = 0; r < R; r++) table[r] = fp4_table_avx2(magnitudes, e8m0(w->scale[(n + r) * (K / 32) + b]));
+        for (int h = 0; h < 2; h++) {
+            for (int r = 0; r < R; r++) {  // rows innermost: independent FMA chains back to back
                 __m256 ev, od;
-                fp4x16_table_avx2(src + h * 8, table, &ev, &od);
+                fp4x16_table_avx2((const uint8_t *)w->data + (n + r) * (K / 2) + b * 16 + h * 8, table[r], &ev, &od);
                 for (int t = 0; t < T; t++) {
                     const float *xt = x + t * ldx + b * 32 + h * 16;
                     acc[r][t] = _mm256_fmadd_ps(ev, _mm256_loadu_ps(xt), acc[r][t]);
