@@ -225,19 +225,14 @@ public func sinkAttentionReference(query: [Float], keys: [[Float]], scale: Float
 // MARK: - Lightning indexer scores
 
 /// out[j] = Σ_h w[h] · ReLU(q_h · k_j) for a block of n keys (n, D) and H queries (H, D): the (H × n)
-/// product Q·Kᵀ reduced over heads in head order, so a key's score does not depend on its block.
+/// product Q·Kᵀ (register-tiled C kernel) reduced over heads in head order; a key's score does not depend on
+/// its block.
 public func indexerScores(
     out: UnsafeMutablePointer<Float>, queries: UnsafePointer<Float>, weights: UnsafePointer<Float>, heads H: Int,
     keys: UnsafePointer<Float>, count n: Int, dim D: Int
 ) {
-    for j in 0..<n {
-        let k = keys + j * D
-        var score: Float = 0
-        for h in 0..<H {
-            let qk = nw_dot(queries + h * D, k, Int64(D))
-            if qk > 0 { score += weights[h] * qk }
-        }
-        out[j] = score
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * H) { scratch in
+        nw_indexer_scores(queries, weights, Int64(H), keys, Int64(n), Int64(D), out, scratch.baseAddress!)
     }
 }
 

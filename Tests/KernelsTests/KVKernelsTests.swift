@@ -88,10 +88,10 @@ struct KVKernelsTests {
         }
     }
 
-    @Test("indexer scores match their reference", arguments: [(1, 1), (8, 5), (64, 64)])
-    func indexerScoresMatch(heads H: Int, keys n: Int) {
-        var rng = TestRandom(state: UInt64(H * 1000 + n))
-        let D = 128
+    @Test("indexer scores match their reference", arguments: [(1, 1), (8, 5), (3, 7), (64, 64)], [128, 24, 5])
+    func indexerScoresMatch(shape: (heads: Int, keys: Int), dim D: Int) {
+        let (H, n) = shape
+        var rng = TestRandom(state: UInt64(H * 1000 + n + D))
         let q = (0..<(H * D)).map { _ in rng.float() }
         let w = (0..<H).map { _ in rng.float() }
         let keys = (0..<(n * D)).map { _ in rng.float() }
@@ -99,6 +99,14 @@ struct KVKernelsTests {
         var out = [Float](repeating: .nan, count: n)
         indexerScores(out: &out, queries: q, weights: w, heads: H, keys: keys, count: n, dim: D)
         for j in 0..<n { #expect(abs(out[j] - expected[j]) <= 1e-4 * max(1, abs(expected[j])), "key \(j)") }
+        // A key's score does not depend on where the block starts (tiles of 4 keys vs the remainder path).
+        for start in 1..<min(n, 4) {
+            var shifted = [Float](repeating: .nan, count: n - start)
+            keys.withUnsafeBufferPointer { kb in
+                indexerScores(out: &shifted, queries: q, weights: w, heads: H, keys: kb.baseAddress! + start * D, count: n - start, dim: D)
+            }
+            #expect(shifted == Array(out[start...]), "block start \(start)")
+        }
     }
 
     @Test("heap top-k equals the sorting reference, ties to the higher index", arguments: [0, 1, 5, 64, 300])
