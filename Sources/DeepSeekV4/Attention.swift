@@ -11,7 +11,9 @@
 //
 // The rows of y may belong to several sequences (a batch of decode steps, or chunks of prompts): every
 // projection runs once over all rows, so each weight is read once per batch; positions, compressors,
-// the indexer and the attention itself run per sequence on its own cache.
+// the indexer and the attention itself run per sequence on its own cache. Keys are decoded from the cache's
+// storage format once per row (CSA selections) or once per call (window ring, HCA entries) into float32 and
+// shared by all heads, which run in parallel.
 
 import Foundation
 import Kernels
