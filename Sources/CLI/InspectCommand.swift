@@ -114,8 +114,6 @@ struct InspectCommand: AsyncParsableCommand {
         line("compressor state", byteText(memory.compressorStateBytes))
         line("activations", "\(byteText(memory.workingSetBytes)) (one prefill chunk of \(DeepSeekV4Model.defaultPrefillChunk) tokens)")
         line("total", "≈ \(byteText(memory.totalBytes))")
-        let float32KV = inv.kvCache(.float32).bytes(context: contextTokens)
-        out.append("  (this build still keeps the KV cache in float32: \(byteText(float32KV)) instead of \(byteText(memory.kvCacheBytes)))")
         if let context, context > c.maxPositionEmbeddings {
             out.append("note: --context \(grouped(context)) is beyond max_position_embeddings (\(grouped(c.maxPositionEmbeddings)))")
         }

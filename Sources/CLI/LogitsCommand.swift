@@ -38,7 +38,8 @@ struct LogitsCommand: AsyncParsableCommand {
         let fed = try feed.map { try parseIDs($0, flag: "--feed") }
         guard decode >= 0 else { throw ValidationError("--decode must be >= 0") }
 
-        let model = try DeepSeekV4Model(directory: try modelOptions.directory())
+        // Float32 caches: the goldens keep every value float32 (the native cache rounds the RoPE dims to BF16).
+        let model = try DeepSeekV4Model(directory: try modelOptions.directory(), kvFormat: .float32)
         model.quantizeActivations = !noQuant
         let run = try model.runLogits(prompt: prompt, feed: fed, greedySteps: decode, mtpNext: mtpNext)
 

@@ -145,8 +145,8 @@ enum ModelLoader {
 
         let memory = SystemMemory.current
         let weightBytes = inventory.usedWeightBytes
-        // The build keeps the KV cache in float32; the estimate says what a full context would take.
-        let kvBytes = inventory.kvCache(.float32).bytes(context: context) + KVCache.compressorStateBytes(config: config)
+        // What a full context takes in the native cache format (the default: activations quantised).
+        let kvBytes = inventory.kvCache(.native).bytes(context: context) + KVCache.compressorStateBytes(config: config)
         if weightBytes > memory.physical && !options.noMemoryCheck {
             throw LoadingError.notEnoughMemory(weights: weightBytes, physical: memory.physical)
         }

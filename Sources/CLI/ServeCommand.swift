@@ -138,10 +138,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let loaded = try ModelLoader.load(loading, contextSize: ctx, parallel: parallel, queueLimit: queue, logger: logger)
         let config = loaded.model.config
-        // A slot's state at a full context (float32, as this build keeps it); each slot may also hold
+        // A slot's state at a full context, in the model's cache format; each slot may also hold
         // up to four copy-on-write snapshots for prefix reuse.
-        let perSlot = KVCache.Footprint(config: config, format: .float32).bytes(context: loaded.engine.contextLimit)
-            + KVCache.compressorStateBytes(config: config)
+        let perSlot = loaded.model.kvBytes(context: loaded.engine.contextLimit)
         let servedName =
             config.hiddenSize == CheckpointPreset.pro.fullConfig.hiddenSize
             ? ModelNames.pro

@@ -11,7 +11,9 @@
 //
 // The rows of y may belong to several sequences (a batch of decode steps, or chunks of prompts): every
 // projection runs once over all rows, so each weight is read once per batch; positions, compressors,
-// the indexer and the attention itself run per sequence on its own cache.
+// the indexer and the attention itself run per sequence on its own cache. Keys are decoded from the cache's
+// storage format once per row (CSA selections) or once per call (window ring, HCA entries) into float32 and
+// shared by all heads, which run in parallel.
 
 import Foundation
 import Kernels
@@ -73,6 +75,11 @@ struct Attention: Sendable {
                 rope.apply(p + ropeOffset, position: positions[t])
                 if quantize { fakeQuantizeFP8(p, count: ropeOffset, block: 64) }
             }
+            // A native cache keeps the RoPE dims in BF16: round them now, so this call's rows equal the rows
+            // later calls read back from the cache.
+            for s in segments {
+                for t in s.rows { s.cache.windowRows.layout.roundTail(kb.baseAddress! + t * D) }
+            }
         }
 
         // Compressed entries completed by these tokens, then the indexer's choice among them.
@@ -106,39 +113,80 @@ struct Attention: Sendable {
         return woB(v, quantize: quantize)
     }
 
-    /// Sparse sink attention of one sequence's rows, then its window ring update.
+    /// Rows attended together: their CSA keys are gathered at once (bounded scratch), then all their heads run in parallel.
+    static let rowsPerGroup = 16
+
+    /// Sparse sink attention of one sequence's rows, then its window ring update. Each (row, head) is computed by
+    /// the same code whatever the batch, chunking or thread count, so results do not depend on them.
     private func attend(q: Matrix, kv: Matrix, segment s: Segment, selections: [[Int]]?, into o: inout Matrix) {
         let H = heads, D = headDim, W = window
         let ropeOffset = D - rope.dim
         let cache = s.cache
-        let first = s.rows.lowerBound
+        let first = s.rows.lowerBound, T = s.rows.count
         let scale = 1 / Float(D).squareRoot()
+        // Window rows written before this call (positions ringFirst ..< start), decoded once: (start − ringFirst, D).
+        let ringFirst = max(0, s.start - W + 1)
+        var ring = [Float](repeating: 0, count: (s.start - ringFirst) * D)
+        ring.withUnsafeMutableBufferPointer { r in
+            for pos in ringFirst..<s.start { cache.windowRows.decode((pos % W)..<(pos % W + 1), into: r.baseAddress! + (pos - ringFirst) * D) }
+        }
+        // HCA attends to every complete block: the entries visible to the last row, decoded once: (n, D).
+        let dense = ratio > 0 && selections == nil ? cache.compressed.decoded(0..<((s.start + T) / ratio)) : []
+        // CSA: each row's selected entries are gathered into its own scratch (selections ≤ index_topk per row).
+        let maxSelected = selections.map { sel in s.rows.map { sel[$0].count }.max() ?? 0 } ?? 0
+        let maxKeys = W + (selections == nil ? dense.count / D : maxSelected)
+        let G = Self.rowsPerGroup
+        let gathered = UnsafeMutablePointer<Float>.allocate(capacity: max(1, G * maxSelected * D))
+        let keyLists = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: G * maxKeys)
+        let keyCounts = UnsafeMutablePointer<Int>.allocate(capacity: G)
+        defer {
+            gathered.deallocate()
+            keyLists.deallocate()
+            keyCounts.deallocate()
+        }
         q.storage.withUnsafeBufferPointer { qb in
             kv.storage.withUnsafeBufferPointer { kb in
-                cache.windowRows.withUnsafeBufferPointer { ring in
-                    cache.compressed.withUnsafeBufferPointer { comp in
+                ring.withUnsafeBufferPointer { rb in
+                    dense.withUnsafeBufferPointer { db in
                         o.storage.withUnsafeMutableBufferPointer { ob in
-                            var keys: [UnsafePointer<Float>] = []
-                            var logits: [Float] = []
-                            for t in s.rows {
-                                let p = s.position(ofRow: t)
-                                keys.removeAll(keepingCapacity: true)
-                                // Window: positions before this call come from the ring, the rest from kv.
-                                for pos in max(0, p - W + 1)...p {
-                                    keys.append(pos >= s.start ? kb.baseAddress! + (first + pos - s.start) * D : ring.baseAddress! + (pos % W) * D)
-                                }
-                                if ratio > 0 {
-                                    if let selections {
-                                        for j in selections[t] { keys.append(comp.baseAddress! + j * D) }
-                                    } else {
-                                        for j in 0..<((p + 1) / ratio) { keys.append(comp.baseAddress! + j * D) }
+                            for groupStart in stride(from: 0, to: T, by: G) {
+                                let groupRows = min(G, T - groupStart)
+                                // Key pointers of each row: window (ring, then this call's kv), then compressed entries.
+                                parallelFor(groupRows) { i in
+                                    let t = first + groupStart + i
+                                    let p = s.position(ofRow: t)
+                                    let keys = keyLists + i * maxKeys
+                                    var n = 0
+                                    for pos in max(0, p - W + 1)...p {
+                                        keys[n] = pos >= s.start ? kb.baseAddress! + (first + pos - s.start) * D : rb.baseAddress! + (pos - ringFirst) * D
+                                        n += 1
                                     }
+                                    if let selections {
+                                        let scratch = gathered + i * maxSelected * D
+                                        for (k, j) in selections[t].enumerated() {
+                                            cache.compressed.decode(j..<(j + 1), into: scratch + k * D)
+                                            keys[n] = UnsafePointer(scratch + k * D)
+                                            n += 1
+                                        }
+                                    } else if ratio > 0 {
+                                        for j in 0..<((p + 1) / ratio) {
+                                            keys[n] = db.baseAddress! + j * D
+                                            n += 1
+                                        }
+                                    }
+                                    keyCounts[i] = n
                                 }
-                                for h in 0..<H {
-                                    let qh = qb.baseAddress! + (t * H + h) * D
+                                parallelFor(groupRows * H) { item in
+                                    let i = item / H, h = item % H
+                                    let t = first + groupStart + i
                                     let out = ob.baseAddress! + (t * H + h) * D
-                                    sinkAttention(out: out, query: qh, keys: keys, dim: D, scale: scale, sink: sink[h], logits: &logits)
-                                    rope.apply(out + ropeOffset, position: p, inverse: true)
+                                    let n = keyCounts[i]
+                                    withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { logits in
+                                        sinkAttention(out: out, query: qb.baseAddress! + (t * H + h) * D,
+                                                      keys: UnsafeBufferPointer(start: keyLists + i * maxKeys, count: n), dim: D,
+                                                      scale: scale, sink: sink[h], logits: logits.baseAddress!)
+                                    }
+                                    rope.apply(out + ropeOffset, position: s.position(ofRow: t), inverse: true)
                                 }
                             }
                         }
@@ -147,34 +195,11 @@ struct Attention: Sendable {
             }
         }
         // Keep the last W rows of the window for the next call.
-        for t in max(first, s.rows.upperBound - W)..<s.rows.upperBound {
-            let slot = s.position(ofRow: t) % W
-            for i in 0..<D { cache.windowRows[slot * D + i] = kv[t, i] }
+        cache.windowRows.grow(to: min(W, s.start + T))
+        kv.storage.withUnsafeBufferPointer { kb in
+            for t in max(first, s.rows.upperBound - W)..<s.rows.upperBound {
+                cache.windowRows.set(s.position(ofRow: t) % W, kb.baseAddress! + t * D)
+            }
         }
     }
-}
-
-/// o = Σ_i softmax(z)_i k_i with z_i = scale · q·k_i and the sink logit in the denominator only:
-///   o = Σ_i e^{z_i − M} k_i / (Σ_i e^{z_i − M} + e^{sink − M})
-func sinkAttention(
-    out: UnsafeMutablePointer<Float>, query: UnsafePointer<Float>, keys: [UnsafePointer<Float>], dim D: Int,
-    scale: Float, sink: Float, logits: inout [Float]
-) {
-    logits.removeAll(keepingCapacity: true)
-    var m = -Float.infinity
-    for k in keys {
-        let z = dot(query, k, count: D) * scale
-        logits.append(z)
-        m = max(m, z)
-    }
-    var denominator: Float = 0
-    for i in 0..<D { out[i] = 0 }
-    for (i, k) in keys.enumerated() {
-        let e = expf(logits[i] - m)
-        denominator += e
-        for c in 0..<D { out[c] += e * k[c] }
-    }
-    denominator += expf(sink - m)
-    let r = 1 / denominator
-    for c in 0..<D { out[c] *= r }
 }

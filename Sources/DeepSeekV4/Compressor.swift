@@ -53,8 +53,8 @@ struct Compressor: Sendable {
     func project(_ y: Matrix) -> (a: Matrix, g: Matrix) { (matmul(y, wkv), matmul(y, wgate)) }
 
     /// Feeds the tokens of `rows` (positions start ..< start + rows.count of one sequence) and appends
-    /// every completed entry (width c) to `entries`.
-    func append(_ projected: (a: Matrix, g: Matrix), rows: Range<Int>, start: Int, state: inout State, entries: inout [Float],
+    /// every completed entry (width c) to `entries`, encoded in their layout.
+    func append(_ projected: (a: Matrix, g: Matrix), rows: Range<Int>, start: Int, state: inout State, entries: inout KVRows,
                 rope: RoPE, quantize: Bool) {
         let (a, g) = projected
         let P = projectionWidth
@@ -68,7 +68,7 @@ struct Compressor: Sendable {
                 let block = (start + i) / ratio
                 var entry = pool(state)
                 finish(&entry, block: block, rope: rope, quantize: quantize)
-                entries.append(contentsOf: entry)
+                entries.append(entry)
                 if overlapping {
                     state.previousA = state.a
                     state.previousG = state.g

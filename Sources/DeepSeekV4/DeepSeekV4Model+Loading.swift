@@ -12,11 +12,14 @@ import Kernels
 import Weights
 
 extension DeepSeekV4Model {
-    /// Loads config.json and the safetensors checkpoint in `directory`.
-    public convenience init(directory: URL) throws {
+    /// Loads config.json and the safetensors checkpoint in `directory`. `kvFormat`: how caches store their rows
+    /// while activations are quantised (`.native`, or `.float32` to keep every value exact).
+    public convenience init(directory: URL, kvFormat: KVCache.Format = .native) throws {
+        guard kvFormat.isStorable else { throw ModelError.kvFormatNotStorable(kvFormat) }
         let config = try DeepSeekV4Config.load(directory: directory)
         let store = try WeightStore(directory: directory)
         try self.init(config: config, store: store)
+        self.kvFormat = kvFormat
     }
 
     convenience init(config c: DeepSeekV4Config, store: WeightStore) throws {

@@ -31,6 +31,13 @@ public final class DeepSeekV4Model: @unchecked Sendable {
     /// The reference's activation quantization (on by default).
     public var quantizeActivations = true
 
+    /// How caches store their rows while activations are quantised (chosen at load, `.native` unless forced to
+    /// `.float32`). Without activation quantisation the values are not FP8/FP4-rounded, so caches are float32.
+    public internal(set) var kvFormat: KVCache.Format = .native
+
+    /// The format of the caches `makeCache` makes now.
+    public var cacheFormat: KVCache.Format { quantizeActivations ? kvFormat : .float32 }
+
     /// Most positions a sequence may use; config.json's max_position_embeddings unless lowered (or
     /// raised) by the user, e.g. to budget KV memory.
     public lazy var maxContext: Int = config.maxPositionEmbeddings
@@ -51,14 +58,20 @@ public final class DeepSeekV4Model: @unchecked Sendable {
     public var hasMTP: Bool { mtp != nil }
     var streams: Int { config.hcMult }
 
-    /// A fresh per-sequence state (empty caches, compressor states reset).
+    /// A fresh per-sequence state (empty caches, compressor states reset), in `cacheFormat`.
     public func makeCache() -> KVCache {
         KVCache(layers: (0..<config.numHiddenLayers).map { makeLayerCache(ratio: config.compressRatios[$0]) })
     }
 
     func makeLayerCache(ratio: Int) -> KVCache.Layer {
-        KVCache.Layer(window: config.slidingWindow, headDim: config.headDim, ratio: ratio,
-                      attentionWidth: config.headDim, indexerWidth: config.indexHeadDim)
+        KVCache.Layer(window: config.slidingWindow, format: cacheFormat, headDim: config.headDim, ropeDim: config.qkRopeHeadDim,
+                      ratio: ratio, indexerWidth: config.indexHeadDim)
+    }
+
+    /// Bytes a cache made now holds after `context` tokens: the rows of `KVCache.Footprint` in `cacheFormat` plus the
+    /// compressors' state. For refusing a request that does not fit before starting it.
+    public func kvBytes(context: Int) -> Int {
+        KVCache.Footprint(config: config, format: cacheFormat).bytes(context: context) + KVCache.compressorStateBytes(config: config)
     }
 
     /// Result of one forward call over T new tokens.
@@ -201,6 +214,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case noMTP
     case contextFull(position: Int, limit: Int)
     case sharedCache
+    case kvFormatNotStorable(KVCache.Format)
 
     public var description: String {
         switch self {
@@ -209,6 +223,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case .noMTP: "this checkpoint has no MTP block (num_nextn_predict_layers = 0 or drafter stages only)"
         case .contextFull(let p, let l): "position \(p) is beyond the context limit \(l)"
         case .sharedCache: "a batch lists the same cache twice; each sequence needs its own"
+        case .kvFormatNotStorable(let f): "the KV cache cannot be stored as \(f.rawValue); use native or float32"
         }
     }
 }

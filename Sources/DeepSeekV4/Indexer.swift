@@ -45,36 +45,51 @@ struct Indexer: Sendable {
         for i in 0..<w.storage.count { w.storage[i] *= wScale }
 
         var selections = [[Int]](repeating: [], count: T)
-        for s in segments {
+        selections.withUnsafeMutableBufferPointer { selected in
             q.storage.withUnsafeBufferPointer { qb in
-                s.cache.indexerKeys.withUnsafeBufferPointer { kb in
-                    for t in s.rows {
-                        let visible = (positions[t] + 1) / compressor.ratio
-                        guard visible > 0 else { continue }
-                        var scores = [Float](repeating: 0, count: visible)
-                        for j in 0..<visible {
-                            let key = kb.baseAddress! + j * D
-                            var score: Float = 0
-                            for h in 0..<heads {
-                                let qk = dot(qb.baseAddress! + (t * heads + h) * D, key, count: D)
-                                if qk > 0 { score += w[t, h] * qk }
-                            }
-                            scores[j] = score
+                w.storage.withUnsafeBufferPointer { wb in
+                    for s in segments {
+                        for group in stride(from: s.rows.lowerBound, to: s.rows.upperBound, by: Self.rowsPerGroup) {
+                            let rows = group..<min(group + Self.rowsPerGroup, s.rows.upperBound)
+                            score(rows: rows, keys: s.cache.indexerKeys, positions: positions, q: qb.baseAddress!, w: wb.baseAddress!,
+                                  into: selected)
                         }
-                        selections[t] = topKIndices(scores, k: min(topK, visible))
                     }
                 }
             }
         }
         return selections
     }
-}
 
-/// Indices of the k largest scores, largest first. Exact ties go to the higher index (the order PyTorch's
-/// CPU top-k produced for the reference; the golden fixtures contain no ties).
-func topKIndices(_ scores: [Float], k: Int) -> [Int] {
-    let order = scores.indices.sorted { a, b in
-        scores[a] != scores[b] ? scores[a] > scores[b] : a > b
+    /// Rows scored together: each key block is decoded once for all of them; their scores take rows × visible floats.
+    static let rowsPerGroup = 32
+    /// Keys decoded and scored per work item.
+    static let keysPerBlock = 64
+
+    /// Scores the visible keys of consecutive rows of one sequence and picks each row's top-k. The key blocks run in
+    /// parallel; a key's score is computed the same way whatever its block or group.
+    private func score(rows: Range<Int>, keys: KVRows, positions: [Int], q: UnsafePointer<Float>, w: UnsafePointer<Float>,
+                       into selected: UnsafeMutableBufferPointer<[Int]>) {
+        let D = headDim, KB = Self.keysPerBlock
+        func visible(_ t: Int) -> Int { (positions[t] + 1) / compressor.ratio }
+        let width = visible(rows.upperBound - 1)  // positions increase along a sequence's rows
+        guard width > 0 else { return }
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows.count * width)  // (rows, width)
+        defer { scores.deallocate() }
+        parallelFor((width + KB - 1) / KB) { b in
+            let block = (b * KB)..<min((b + 1) * KB, width)
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: KB * D) { decoded in
+                keys.decode(block, into: decoded.baseAddress!)
+                for t in rows where visible(t) > block.lowerBound {
+                    indexerScores(out: scores + (t - rows.lowerBound) * width + block.lowerBound, queries: q + t * heads * D,
+                                  weights: w + t * heads, heads: heads, keys: decoded.baseAddress!,
+                                  count: min(block.upperBound, visible(t)) - block.lowerBound, dim: D)
+                }
+            }
+        }
+        parallelFor(rows.count) { i in
+            let t = rows.lowerBound + i
+            selected[t] = topKIndices(UnsafeBufferPointer(start: scores + i * width, count: visible(t)), k: min(topK, visible(t)))
+        }
     }
-    return Array(order.prefix(k))
 }

@@ -7,22 +7,25 @@
 //   header   "NWKV"  version u32  position u64  layers u32
 //   layer    ratio u32  window rows  compressed entries  indexer keys
 //            compressor?  indexer compressor?   (presence byte 0/1, then a, g, previous a, previous g)
-//   array    element type u8  count u64  count elements, little-endian
+//   rows     row kind u8 (1 float32, 2 FP8 + BF16 RoPE tail, 3 FP4)  row bytes u32  byte count u64  the bytes
+//            exactly as the cache holds them (KVRowLayout)
+//   array    element type u8 (1 float32)  count u64  count elements, little-endian
+//
+// The window ring holds min(position, window) rows, the compressed entries and indexer keys one per complete
+// block; every count is checked against the position.
 //
 // `DeepSeekV4Model.kvCacheIdentity` names everything a saved cache depends on (config, checkpoint files,
 // activation quantisation, this format); a cache is only restored into a model with the same identity.
 
 import Foundation
+import Kernels
 
 extension KVCache {
     /// Version of the encoding below; bump on any change of the fields or their order.
-    public static let serializationVersion: UInt32 = 1
+    public static let serializationVersion: UInt32 = 2
     static let serializationMagic: [UInt8] = Array("NWKV".utf8)
 
-    /// How this build holds the cached values (part of the cache identity).
-    public static let storageFormat = Format.float32
-
-    /// Element types of the stored arrays.
+    /// Element types of the stored float arrays (compressor state).
     enum ElementType: UInt8 {
         case float32 = 1
     }
@@ -36,9 +39,9 @@ extension KVCache {
         w.u32(UInt32(layers.count))
         for layer in layers {
             w.u32(UInt32(layer.compressor?.ratio ?? 0))
-            w.floats(layer.windowRows)
-            w.floats(layer.compressed)
-            w.floats(layer.indexerKeys)
+            w.rows(layer.windowRows)
+            w.rows(layer.compressed)
+            w.rows(layer.indexerKeys)
             for state in [layer.compressor, layer.indexerCompressor] {
                 guard let state else { w.bytes.append(0); continue }
                 w.bytes.append(1)
@@ -60,6 +63,7 @@ public enum KVCacheDecodingError: Error, Equatable, CustomStringConvertible {
     case layerCount(expected: Int, found: Int)
     case ratio(layer: Int, expected: Int, found: Int)
     case elementType(layer: Int, field: String, found: UInt8)
+    case rowLayout(layer: Int, field: String)
     case count(layer: Int, field: String, expected: Int, found: Int)
     case badPresence(layer: Int, field: String)
     case position(Int)
@@ -73,6 +77,7 @@ public enum KVCacheDecodingError: Error, Equatable, CustomStringConvertible {
         case .layerCount(let e, let f): "the KV cache has \(f) layers, the model \(e)"
         case .ratio(let l, let e, let f): "layer \(l) of the KV cache has compression ratio \(f), the model \(e)"
         case .elementType(let l, let field, let t): "layer \(l) \(field): unknown element type \(t)"
+        case .rowLayout(let l, let field): "layer \(l) \(field): rows in another layout than this model's KV format"
         case .count(let l, let field, let e, let f): "layer \(l) \(field): \(f) values, expected \(e)"
         case .badPresence(let l, let field): "layer \(l) \(field): presence byte is neither 0 nor 1"
         case .position(let p): "KV cache position \(p) is out of range"
@@ -100,9 +105,9 @@ extension DeepSeekV4Model {
             let found = Int(try r.u32())
             guard found == ratio else { throw .ratio(layer: l, expected: ratio, found: found) }
             let blocks = ratio > 0 ? position / ratio : 0
-            layer.windowRows = try r.floats(layer: l, field: "window", count: layer.windowRows.count)
-            layer.compressed = try r.floats(layer: l, field: "compressed", count: blocks * config.headDim)
-            layer.indexerKeys = try r.floats(layer: l, field: "indexer keys", count: ratio == 4 ? blocks * config.indexHeadDim : 0)
+            layer.windowRows = try r.rows(layer: l, field: "window", like: layer.windowRows, count: min(position, layer.window))
+            layer.compressed = try r.rows(layer: l, field: "compressed", like: layer.compressed, count: blocks)
+            layer.indexerKeys = try r.rows(layer: l, field: "indexer keys", like: layer.indexerKeys, count: ratio == 4 ? blocks : 0)
             layer.compressor = try r.state(layer: l, field: "compressor", like: layer.compressor)
             layer.indexerCompressor = try r.state(layer: l, field: "indexer compressor", like: layer.indexerCompressor)
         }
@@ -116,6 +121,13 @@ private struct KVCacheWriter {
 
     mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
     mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
+
+    mutating func rows(_ rows: KVRows) {
+        bytes.append(rows.layout.kindCode)
+        u32(UInt32(rows.layout.rowBytes))
+        u64(UInt64(rows.bytes.count))
+        bytes += rows.bytes
+    }
 
     mutating func floats(_ values: [Float]) {
         bytes.append(KVCache.ElementType.float32.rawValue)
@@ -145,6 +157,21 @@ private struct KVCacheReader {
 
     mutating func u64() throws(KVCacheDecodingError) -> UInt64 {
         try take(8).reversed().reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    /// `count` rows in the layout of `template` (the fresh cache's, so the model's format).
+    mutating func rows(layer: Int, field: String, like template: KVRows, count: Int) throws(KVCacheDecodingError) -> KVRows {
+        let kind = try take(1).first!
+        let rowBytes = try u32()
+        guard kind == template.layout.kindCode, rowBytes == UInt32(template.layout.rowBytes) else {
+            throw .rowLayout(layer: layer, field: field)
+        }
+        let found = try u64()
+        let expected = count * template.layout.rowBytes
+        guard found == UInt64(expected) else {
+            throw .count(layer: layer, field: field, expected: count, found: Int(clamping: found) / template.layout.rowBytes)
+        }
+        return KVRows(template.layout, bytes: Array(try take(expected)))
     }
 
     /// An array that must hold exactly `count` values (what the config implies).
@@ -192,7 +219,7 @@ extension DeepSeekV4Model {
     public var kvCacheIdentity: String {
         var parts = [
             "deepseek-v4",
-            "kv=\(KVCache.storageFormat.rawValue)/v\(KVCache.serializationVersion)",
+            "kv=\(cacheFormat.rawValue)/v\(KVCache.serializationVersion)",
             "activations=\(quantizeActivations ? "fp8" : "float32")",
         ]
         let configURL = store.directory.appendingPathComponent("config.json")
@@ -205,5 +232,16 @@ extension DeepSeekV4Model {
             parts.append("shard=\((file.path as NSString).lastPathComponent):\(file.byteCount)")
         }
         return parts.joined(separator: "\n")
+    }
+}
+
+extension KVRowLayout {
+    /// The row kind as stored in the encoding.
+    var kindCode: UInt8 {
+        switch kind {
+        case .float32: 1
+        case .fp8: 2
+        case .fp4: 3
+        }
     }
 }

@@ -14,15 +14,19 @@ extension DeepSeekV4Model {
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
         }
+        // Rows are encoded in the cache's format like computed ones (FP8/FP4 rounding included).
+        func fill(_ rows: inout KVRows, count: Int) {
+            var row = [Float](repeating: 0, count: rows.layout.width)
+            for _ in 0..<count {
+                for i in row.indices { row[i] = next() }
+                rows.append(row)
+            }
+        }
         for (l, layer) in cache.layers.enumerated() {
             let ratio = config.compressRatios[l]
-            layer.windowRows = (0..<layer.windowRows.count).map { _ in next() }
-            if ratio > 0 {
-                layer.compressed = (0..<((context / ratio) * config.headDim)).map { _ in next() }
-            }
-            if ratio == 4 {
-                layer.indexerKeys = (0..<((context / ratio) * config.indexHeadDim)).map { _ in next() }
-            }
+            fill(&layer.windowRows, count: min(context, config.slidingWindow))
+            if ratio > 0 { fill(&layer.compressed, count: context / ratio) }
+            if ratio == 4 { fill(&layer.indexerKeys, count: context / ratio) }
         }
         cache.position = context
         return cache

@@ -5,31 +5,93 @@
 //   indexerKeys compressed lightning-indexer keys (CSA layers)
 //   compressor  the incomplete tail of the current block (+ the previous block for the overlapping kind)
 //
-// Values are stored as float32 holding exactly what the reference stores (already rounded to FP8/FP4
-// where the reference rounds). A fresh cache is the reference's state at the start of a sequence
-// (compressor rows 0 / −∞), which the reference itself never resets between sequences.
+// Rows are stored in the cache's `Format`, fixed when the cache is made:
+//   .native   a kv row / compressed entry is its D − R non-RoPE values in FP8 E4M3 with an E8M0 scale per 64 plus
+//             its R RoPE values in BF16; an indexer key is FP4 E2M1 with an E8M0 scale per 32. In quant mode the
+//             reference has already rounded the non-RoPE values to FP8 and the indexer keys to FP4, so those parts
+//             are stored exactly; the RoPE values are rounded to BF16 when they are produced (the reference's
+//             buffers are BF16), so rows read from the current call equal rows read back from the cache.
+//   .float32  every value float32, exactly what was computed (noquant mode, debugging, the float32 goldens).
+// A fresh cache is the reference's state at the start of a sequence (compressor rows 0 / −∞), which the
+// reference itself never resets between sequences.
 //
 // `KVCache.Footprint` (second half) sizes this state for a config without allocating it.
 
 import Kernels
 
+/// Rows of one kind of cached vector, encoded in one layout. Copy-on-write, so cache snapshots are cheap.
+struct KVRows {
+    let layout: KVRowLayout
+    private(set) var bytes: [UInt8] = []
+
+    init(_ layout: KVRowLayout) { self.layout = layout }
+
+    /// Rows already encoded in `layout` (a whole number of rows; the caller checks).
+    init(_ layout: KVRowLayout, bytes: [UInt8]) {
+        precondition(bytes.count % layout.rowBytes == 0, "KVRows: \(bytes.count) bytes are not whole rows")
+        self.layout = layout
+        self.bytes = bytes
+    }
+
+    var count: Int { bytes.count / layout.rowBytes }
+
+    /// Appends the encoded row x: (width).
+    mutating func append(_ x: UnsafePointer<Float>) {
+        let n = layout.rowBytes, start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: n))
+        bytes.withUnsafeMutableBufferPointer { layout.encode(x, into: $0.baseAddress! + start) }
+    }
+
+    mutating func append(_ x: [Float]) { x.withUnsafeBufferPointer { append($0.baseAddress!) } }
+
+    /// Overwrites row i with x: (width).
+    mutating func set(_ i: Int, _ x: UnsafePointer<Float>) {
+        let n = layout.rowBytes
+        bytes.withUnsafeMutableBufferPointer { layout.encode(x, into: $0.baseAddress! + i * n) }
+    }
+
+    /// Grows to `rows` rows (zeros), for the window ring while the sequence is shorter than the window.
+    mutating func grow(to rows: Int) {
+        if rows > count { bytes.append(contentsOf: repeatElement(0, count: (rows - count) * layout.rowBytes)) }
+    }
+
+    /// Decodes rows `range` into out: (range.count, width).
+    func decode(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        let n = layout.rowBytes, w = layout.width
+        bytes.withUnsafeBufferPointer { b in
+            for (k, i) in range.enumerated() { layout.decode(b.baseAddress! + i * n, into: out + k * w) }
+        }
+    }
+
+    /// Rows `range` decoded: (range.count · width) floats.
+    func decoded(_ range: Range<Int>) -> [Float] {
+        [Float](unsafeUninitializedCapacity: range.count * layout.width) { buffer, initialized in
+            decode(range, into: buffer.baseAddress!)
+            initialized = range.count * layout.width
+        }
+    }
+}
+
 public final class KVCache {
     public final class Layer {
         let window: Int
-        let headDim: Int
-        var windowRows: [Float]
-        var compressed: [Float] = []
-        var compressedCount: Int { compressed.count / headDim }
+        let format: Format
+        /// The window ring: min(position, W) rows, position p at row p mod W.
+        var windowRows: KVRows
+        var compressed: KVRows
         var compressor: Compressor.State?
-        var indexerKeys: [Float] = []
+        var indexerKeys: KVRows
         var indexerCompressor: Compressor.State?
 
-        init(window: Int, headDim: Int, ratio: Int, attentionWidth: Int, indexerWidth: Int) {
+        init(window: Int, format: Format, headDim: Int, ropeDim: Int, ratio: Int, indexerWidth: Int) {
             self.window = window
-            self.headDim = headDim
-            windowRows = [Float](repeating: 0, count: window * headDim)
+            self.format = format
+            let rowLayout = format.rowLayout(width: headDim, ropeDim: ropeDim)
+            windowRows = KVRows(rowLayout)
+            compressed = KVRows(rowLayout)
+            indexerKeys = KVRows(format.indexerLayout(width: indexerWidth))
             if ratio > 0 {
-                compressor = Compressor.State(ratio: ratio, width: attentionWidth)
+                compressor = Compressor.State(ratio: ratio, width: headDim)
             }
             if ratio == 4 {
                 indexerCompressor = Compressor.State(ratio: ratio, width: indexerWidth)
@@ -38,7 +100,7 @@ public final class KVCache {
 
         init(copying other: Layer) {
             window = other.window
-            headDim = other.headDim
+            format = other.format
             windowRows = other.windowRows
             compressed = other.compressed
             compressor = other.compressor
@@ -46,11 +108,11 @@ public final class KVCache {
             indexerCompressor = other.indexerCompressor
         }
 
-        /// Bytes held (float32 storage as used now).
+        /// Bytes held: the encoded rows plus the compressors' float32 pooling state.
         var byteCount: Int {
-            4 * (windowRows.count + compressed.count + indexerKeys.count
-                + (compressor.map { $0.a.count * 2 + $0.previousA.count * 2 } ?? 0)
-                + (indexerCompressor.map { $0.a.count * 2 + $0.previousA.count * 2 } ?? 0))
+            windowRows.bytes.count + compressed.bytes.count + indexerKeys.bytes.count
+                + 4 * ((compressor.map { $0.a.count * 2 + $0.previousA.count * 2 } ?? 0)
+                    + (indexerCompressor.map { $0.a.count * 2 + $0.previousA.count * 2 } ?? 0))
         }
     }
 
@@ -60,6 +122,9 @@ public final class KVCache {
 
     init(layers: [Layer]) { self.layers = layers }
 
+    /// The storage format of the rows.
+    public var format: Format { layers.first?.format ?? .float32 }
+
     /// An independent copy of the state (a snapshot to return to). Storage is copy-on-write, so a
     /// snapshot costs little until one of the two caches moves on.
     public func copy() -> KVCache {
@@ -68,8 +133,25 @@ public final class KVCache {
         return c
     }
 
-    /// Bytes of state held.
+    /// Bytes of state held (the encoded rows and the compressors' state; array capacity slack not counted).
     public var byteCount: Int { layers.reduce(0) { $0 + $1.byteCount } }
+}
+
+extension KVCache.Format {
+    /// Whether a `KVCache` can hold its rows in this format (`.bf16` only sizes the reference's buffers).
+    public var isStorable: Bool { self != .bf16 }
+
+    /// Layout of a kv row / compressed entry of `width` values whose last `ropeDim` are the RoPE dims.
+    func rowLayout(width: Int, ropeDim: Int) -> KVRowLayout {
+        precondition(isStorable, "a KVCache stores rows as native or float32")
+        return KVRowLayout(self == .native ? .fp8(bf16Tail: ropeDim) : .float32, width: width)
+    }
+
+    /// Layout of a lightning-indexer key of `width` values.
+    func indexerLayout(width: Int) -> KVRowLayout {
+        precondition(isStorable, "a KVCache stores rows as native or float32")
+        return KVRowLayout(self == .native ? .fp4 : .float32, width: width)
+    }
 }
 
 // MARK: - Footprint
@@ -77,7 +159,7 @@ public final class KVCache {
 // How many bytes this state takes for a config (spec §3.8), for planning hardware from config.json alone:
 // the window is a fixed cost once the context is that long; each compressed layer adds one entry every
 // `ratio` tokens, CSA layers also an indexer key. Three formats: `native` is the low-precision layout the
-// reference rounds its values to (and that Narwhal will store): a kv row is (D − R) FP8 values with one E8M0
+// reference rounds its values to (what Narwhal stores in quant mode): a kv row is (D − R) FP8 values with one E8M0
 // scale per 64 of them plus the R RoPE values in BF16 — 448 + 7 + 64·2 = 583 bytes for D = 512, R = 64; an
 // indexer key is the whole rotated vector in FP4 (two per byte) with one E8M0 scale per 32 values — 64 + 4
 // = 68 bytes for 128 dims.
@@ -92,7 +174,7 @@ extension KVCache {
         case native
         /// every value BF16, the reference implementation's buffers
         case bf16
-        /// every value float32, how this build's `KVCache` holds them
+        /// every value float32 (noquant mode, or forced when loading)
         case float32
     }
 
@@ -110,12 +192,12 @@ extension KVCache {
 
         public init(config c: DeepSeekV4Config, format: Format) {
             self.format = format
-            let rope = c.qkRopeHeadDim, nope = c.headDim - c.qkRopeHeadDim
+            let rope = c.qkRopeHeadDim
             switch format {
             case .native:
                 // Scales: one per 64 FP8 values (spec §3.4 step 7) and one per 32 FP4 values (§3.5 step 3).
-                entryBytes = nope + 2 * rope + nope / 64
-                indexerEntryBytes = c.indexHeadDim / 2 + c.indexHeadDim / 32
+                entryBytes = KVRowLayout(.fp8(bf16Tail: rope), width: c.headDim).rowBytes
+                indexerEntryBytes = KVRowLayout(.fp4, width: c.indexHeadDim).rowBytes
             case .bf16:
                 entryBytes = 2 * c.headDim
                 indexerEntryBytes = 2 * c.indexHeadDim

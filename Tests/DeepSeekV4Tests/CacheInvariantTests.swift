@@ -1,18 +1,33 @@
 // Invariants of the incremental forward pass that hold exactly, whatever the numerics: the result for a
 // token does not depend on how the sequence before it was split into calls (one prefill, chunks, or
-// one token at a time), in both numeric modes.
+// one token at a time), in both numeric modes and (quant mode) both KV storage formats.
 
 import DeepSeekV4
 import Testing
+
+/// The numeric modes × KV formats a model runs in: noquant (float32 cache), quant with float32 or native cache.
+struct ModelMode: CustomTestStringConvertible, Sendable {
+    let quantize: Bool
+    let kvFormat: KVCache.Format
+    var testDescription: String { (quantize ? "quant" : "noquant") + " / \(kvFormat)" }
+    static let all = [ModelMode(quantize: false, kvFormat: .float32), ModelMode(quantize: true, kvFormat: .float32),
+                      ModelMode(quantize: true, kvFormat: .native)]
+}
+
+extension Fixtures {
+    static func model(_ name: String, _ mode: ModelMode) throws -> DeepSeekV4Model {
+        try model(name, quantize: mode.quantize, kvFormat: mode.kvFormat)
+    }
+}
 
 @Suite("KV cache invariants")
 struct CacheInvariantTests {
     /// 40 tokens cross several CSA (4) and HCA (16) blocks and the 8-token window of the fixtures.
     static let tokens = (0..<40).map { ($0 * 37 + 11) % 512 }
 
-    @Test("chunked prefill gives exactly the logits of a one-shot prefill", arguments: ["tiny-flash", "tiny-pro"], [false, true])
-    func chunkedPrefill(fixture: String, quantize: Bool) throws {
-        let model = try Fixtures.model(fixture, quantize: quantize)
+    @Test("chunked prefill gives exactly the logits of a one-shot prefill", arguments: ["tiny-flash", "tiny-pro"], ModelMode.all)
+    func chunkedPrefill(fixture: String, mode: ModelMode) throws {
+        let model = try Fixtures.model(fixture, mode)
         let whole = try model.prefill(Self.tokens, cache: model.makeCache(), chunkSize: 1000)
         for chunk in [1, 3, 16] {
             let chunked = try model.prefill(Self.tokens, cache: model.makeCache(), chunkSize: chunk)
@@ -20,9 +35,9 @@ struct CacheInvariantTests {
         }
     }
 
-    @Test("decoding a token after a prefill equals prefilling the longer sequence", arguments: ["tiny-flash", "tiny-pro"], [false, true])
-    func decodeEqualsRecompute(fixture: String, quantize: Bool) throws {
-        let model = try Fixtures.model(fixture, quantize: quantize)
+    @Test("decoding a token after a prefill equals prefilling the longer sequence", arguments: ["tiny-flash", "tiny-pro"], ModelMode.all)
+    func decodeEqualsRecompute(fixture: String, mode: ModelMode) throws {
+        let model = try Fixtures.model(fixture, mode)
         let cache = model.makeCache()
         _ = try model.prefill(Array(Self.tokens.prefix(30)), cache: cache)
         var logits: [Float] = []
@@ -47,9 +62,9 @@ struct CacheInvariantTests {
 
 @Suite("KV cache snapshots")
 struct SnapshotTests {
-    @Test("a copied cache continues exactly like the original, and the original is unaffected", arguments: [false, true])
-    func copyIsIndependent(quantize: Bool) throws {
-        let model = try Fixtures.model("tiny-flash", quantize: quantize)
+    @Test("a copied cache continues exactly like the original, and the original is unaffected", arguments: ModelMode.all)
+    func copyIsIndependent(mode: ModelMode) throws {
+        let model = try Fixtures.model("tiny-flash", mode)
         let tokens = CacheInvariantTests.tokens
         let cache = model.makeCache()
         _ = try model.prefill(Array(tokens.prefix(21)), cache: cache)
@@ -67,9 +82,9 @@ struct SnapshotTests {
 struct BatchedForwardTests {
     /// Decoding several sequences together (each at its own position, some prefilling while others
     /// decode) gives exactly the logits of running them one by one.
-    @Test("a batch of sequences equals the sequences run separately", arguments: ["tiny-flash", "tiny-pro"], [false, true])
-    func batchEqualsSeparate(fixture: String, quantize: Bool) throws {
-        let model = try Fixtures.model(fixture, quantize: quantize)
+    @Test("a batch of sequences equals the sequences run separately", arguments: ["tiny-flash", "tiny-pro"], ModelMode.all)
+    func batchEqualsSeparate(fixture: String, mode: ModelMode) throws {
+        let model = try Fixtures.model(fixture, mode)
         let prompts = [Array(CacheInvariantTests.tokens.prefix(9)), Array(CacheInvariantTests.tokens.suffix(23)), [3, 1, 4, 1, 5]]
         let separate = prompts.map { _ in model.makeCache() }
         let batched = prompts.map { _ in model.makeCache() }

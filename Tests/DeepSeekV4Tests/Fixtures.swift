@@ -14,14 +14,15 @@ enum Fixtures {
     nonisolated(unsafe) private static var models: [String: DeepSeekV4Model] = [:]
     private static let lock = NSLock()
 
-    /// A fresh model object per call would be cheap too, but `quantizeActivations` is per model, so each
-    /// (fixture, mode) pair gets its own instance.
-    static func model(_ name: String, quantize: Bool) throws -> DeepSeekV4Model {
+    /// A fresh model object per call would be cheap too, but `quantizeActivations` and the KV format are per
+    /// model, so each (fixture, mode, format) gets its own instance. The golden comparisons use float32 caches
+    /// (the goldens keep every value in float32); `.native` is what a loaded model uses in quant mode.
+    static func model(_ name: String, quantize: Bool, kvFormat: KVCache.Format = .float32) throws -> DeepSeekV4Model {
         lock.lock()
         defer { lock.unlock() }
-        let key = "\(name)/\(quantize)"
+        let key = "\(name)/\(quantize)/\(kvFormat)"
         if let m = models[key] { return m }
-        let m = try DeepSeekV4Model(directory: directory(name))
+        let m = try DeepSeekV4Model(directory: directory(name), kvFormat: kvFormat)
         m.quantizeActivations = quantize
         models[key] = m
         return m
