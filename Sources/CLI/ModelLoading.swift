@@ -116,6 +116,13 @@ struct LoadedModel {
 }
 
 enum ModelLoader {
+    /// The shortest context worth serving.
+    static let minimumContext = 1024
+
+    /// Bytes of KV cache one slot may use out of `free` bytes: a tenth stays for working memory, and each slot
+    /// is counted twice because its snapshots (copy-on-write) can come to a second full copy.
+    static func kvBudget(free: Int, parallel: Int) -> Int { free / 10 * 9 / (2 * max(1, parallel)) }
+
     /// The official DeepSeek V4 vocabulary size, shared by Flash and Pro (and the default model), for
     /// which the bundled tokenizer is the right one.
     static let officialVocabularySize = 129_280
@@ -139,39 +146,49 @@ enum ModelLoader {
         if let contextSize, contextSize > config.maxPositionEmbeddings {
             throw LoadingError.contextBeyondModel(requested: contextSize, limit: config.maxPositionEmbeddings)
         }
-        let context = contextSize ?? config.maxPositionEmbeddings
 
         let tokenizer = try loadTokenizer(directory: directory, config: config, notes: stderr)
 
         let memory = SystemMemory.current
         let weightBytes = inventory.usedWeightBytes
-        // What a full context takes in the native cache format (the default: activations quantised).
-        let kvBytes = inventory.kvCache(.native).bytes(context: context) + KVCache.compressorStateBytes(config: config)
         if weightBytes > memory.physical && !options.noMemoryCheck {
             throw LoadingError.notEnoughMemory(weights: weightBytes, physical: memory.physical)
         }
+        let model = try DeepSeekV4Model(directory: directory)
+        var context = contextSize ?? config.maxPositionEmbeddings
+        // Bound the context so that every slot's KV cache fits beside the weights: a long request then ends
+        // at the context limit (a clear error or finish reason) instead of the machine running out of memory.
+        var limitedByMemory = false
+        if !options.noMemoryCheck, weightBytes < memory.available {
+            let budget = kvBudget(free: memory.available - weightBytes, parallel: parallel)
+            let fitted = model.largestContext(fittingKVBytes: budget, upTo: context)
+            guard fitted >= min(Self.minimumContext, context) else {
+                throw LoadingError.notEnoughMemoryForKV(free: memory.available - weightBytes, perToken: model.kvBytes(context: 1024) / 1024)
+            }
+            limitedByMemory = fitted < context
+            context = fitted
+        }
+        model.maxContext = context
+        let kvBytes = model.kvBytes(context: context)
 
         let parameters = inventory.parameters
         var parts = [
             isDefault ? "default model (tiny random-weight test model)" : "model \(directory.lastPathComponent)",
             "\(paramText(parameters.total)) params (\(paramText(parameters.active)) active)",
             "weights \(byteText(weightBytes))",
-            "KV ≤ \(byteText(kvBytes)) at \(grouped(context)) tokens",
+            "KV (\(model.cacheFormat.rawValue)) ≤ \(byteText(kvBytes)) at \(grouped(context)) tokens" + (parallel > 1 ? " per slot" : ""),
         ]
         parts.append("RAM \(byteText(memory.available)) free of \(byteText(memory.physical))")
         let summary = parts.joined(separator: " · ")
         stderr.write(stderr.styledText(summary, .dim) + "\n")
         if weightBytes > memory.physical {
             stderr.write(warning("the weights are larger than this machine's memory; expect every token to read the disk", stderr))
-        } else if weightBytes + kvBytes > memory.available {
-            stderr.write(warning(
-                "weights + a full context (\(byteText(weightBytes + kvBytes))) exceed the free memory "
-                    + "(\(byteText(memory.available))); long conversations may page. Lower --ctx to bound the KV cache.",
-                stderr))
+        } else if limitedByMemory {
+            stderr.write(stderr.styledText(
+                "note: context limited to \(grouped(context)) tokens so that \(parallel) slot(s) of KV cache fit in free memory; "
+                    + "longer requests get a context-length error (--no-memory-check lifts the limit)", .dim) + "\n")
         }
 
-        let model = try DeepSeekV4Model(directory: directory)
-        if let contextSize { model.maxContext = contextSize }
         if weightBytes < memory.available {
             // Paging in a model that does not fit would only push out the pages just read.
             let bar = ProgressBar(label: "loading weights", unit: .bytes)
@@ -266,6 +283,7 @@ enum LoadingError: Error, CustomStringConvertible {
     case vocabularyMismatch(tokenizer: Int, model: Int)
     case notEnoughMemory(weights: Int, physical: Int)
     case contextBeyondModel(requested: Int, limit: Int)
+    case notEnoughMemoryForKV(free: Int, perToken: Int)
 
     static let downloadHint =
         "download every file of deepseek-ai/DeepSeek-V4-Flash (or -Pro) from Hugging Face into one directory and pass it with --model DIR"
@@ -296,6 +314,9 @@ enum LoadingError: Error, CustomStringConvertible {
             "the weights need \(byteText(weights)) but this machine has \(byteText(physical)) of memory: every token "
                 + "would read the disk (minutes per token); hint: use a machine with more RAM, "
                 + "or pass --no-memory-check to load anyway"
+        case .notEnoughMemoryForKV(let free, let perToken):
+            "after the weights, \(byteText(free)) of memory are free: not enough KV cache (about \(perToken) bytes per token) "
+                + "for \(ModelLoader.minimumContext) tokens; hint: fewer --parallel slots, or --no-memory-check to try anyway"
         case .contextBeyondModel(let requested, let limit):
             "--ctx \(grouped(requested)) is longer than the model's max_position_embeddings (\(grouped(limit))); "
                 + "hint: use --ctx \(limit) or less"

@@ -74,6 +74,18 @@ public final class DeepSeekV4Model: @unchecked Sendable {
         KVCache.Footprint(config: config, format: cacheFormat).bytes(context: context) + KVCache.compressorStateBytes(config: config)
     }
 
+    /// The longest context, at most `limit`, whose cache takes at most `budget` bytes (0 when even one token's
+    /// does not fit). The size grows with the context, so a binary search finds it.
+    public func largestContext(fittingKVBytes budget: Int, upTo limit: Int) -> Int {
+        guard limit > 0, kvBytes(context: 1) <= budget else { return 0 }
+        var (low, high) = (1, limit)  // kvBytes(low) fits; the answer is in low...high
+        while low < high {
+            let mid = low + (high - low + 1) / 2
+            if kvBytes(context: mid) <= budget { low = mid } else { high = mid - 1 }
+        }
+        return low
+    }
+
     /// Result of one forward call over T new tokens.
     public struct Output {
         /// logits of the last token: (V)

@@ -130,4 +130,19 @@ struct KVStorageTests {
             #expect(float32 > 3 * native)
         }
     }
+
+    @Test("largestContext(fittingKVBytes:) is the longest context whose cache fits")
+    func largestContext() throws {
+        let model = try Fixtures.model("tiny-flash", quantize: true, kvFormat: .native)
+        for budget in [0, model.kvBytes(context: 1) - 1, model.kvBytes(context: 1), 100_000, model.kvBytes(context: 5000), 1 << 30] {
+            let n = model.largestContext(fittingKVBytes: budget, upTo: 200_000)
+            if n == 0 {
+                #expect(model.kvBytes(context: 1) > budget)
+            } else {
+                #expect(model.kvBytes(context: n) <= budget)
+                if n < 200_000 { #expect(model.kvBytes(context: n + 1) > budget, "budget \(budget)") }
+            }
+        }
+        #expect(model.largestContext(fittingKVBytes: 1 << 40, upTo: 4096) == 4096)
+    }
 }
