@@ -1,7 +1,6 @@
 // The `narwhal` executable: one binary, one subcommand per job. Commands are thin: they parse flags,
 // call into the library targets and print; they never touch tensors directly.
 import ArgumentParser
-import Kernels
 
 @main
 struct Narwhal: AsyncParsableCommand {
@@ -21,9 +20,4 @@ struct Narwhal: AsyncParsableCommand {
             MakeCheckpointCommand.self,
             ServeCommand.self,
         ])
-
-    static func main() async {
-        AllocatorTuning.reuseLargeBlocks()
-        await main(nil)
-    }
 }

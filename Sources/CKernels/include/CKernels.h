@@ -63,9 +63,6 @@ float nw_probe_read(const float *p, int64_t n);
 double nw_probe_fma(int64_t iterations, float *sink);
 double nw_probe_bf16(int64_t iterations, float *sink);
 
-/// Allocator: keep large freed blocks mapped for reuse (glibc; a no-op elsewhere). See AllocatorTuning.swift.
-void nw_reuse_large_blocks(void);
-
 /// Lightning-indexer scores of n keys k (n, D) against H queries q (H, D) with head weights w (H):
 /// out[j] = Σ_h w[h] · max(0, q_h · k_j), heads summed in order. scratch: 4·H floats.
 void nw_indexer_scores(const float *q, const float *w, int64_t H, const float *k, int64_t n, int64_t D, float *out,
