@@ -19,6 +19,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -28,7 +29,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "CKernels"),
-        .target(name: "Kernels", dependencies: ["CKernels"], exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(
+            name: "Kernels", dependencies: ["CKernels", .product(name: "HeapModule", package: "swift-collections")],
+            exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "Weights", dependencies: ["Kernels"], swiftSettings: swiftSettings),
         .target(name: "Tokenizers", swiftSettings: swiftSettings),
         .target(name: "DeepSeekV4", dependencies: ["Kernels", "Weights"], swiftSettings: swiftSettings),
@@ -36,6 +39,7 @@ let package = Package(
             name: "Generation",
             dependencies: [
                 "DeepSeekV4", "Tokenizers", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),

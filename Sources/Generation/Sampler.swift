@@ -3,6 +3,7 @@
 // those of the model's own distribution (raw logits), as OpenAI-compatible servers report them.
 
 import Foundation
+import HeapModule
 
 public struct Sampler: Sendable {
     public struct TokenLogprob: Sendable, Equatable {
@@ -85,10 +86,10 @@ public struct Sampler: Sendable {
         if p.topP < 1 || p.minP > 0 {
             // Walk the candidates from the most likely down (a heap: the nucleus is usually small) and keep
             // them while the mass before them is below top-p and they are at least min-p × the best.
-            var heap = MaxHeap(weights)
+            var heap = Heap(weights.indices.map { Candidate(weight: weights[$0], index: $0) })
             var kept = [Int](), keptWeights = [Double]()
             var cumulative = 0.0
-            while let i = heap.pop() {
+            while let i = heap.popMax()?.index {
                 if !kept.isEmpty && (cumulative >= Double(p.topP) * total || weights[i] < Double(p.minP) * best) { break }
                 kept.append(candidates?[i] ?? i)
                 keptWeights.append(weights[i])
@@ -120,39 +121,12 @@ public struct Sampler: Sendable {
     }
 }
 
-/// A binary max-heap of indices into a weight array (ties: lower index first).
-struct MaxHeap {
-    private let w: [Double]
-    private var heap: [Int]
+/// A candidate token's weight and index, ordered by rank: the larger weight, and for ties the lower index.
+private struct Candidate: Comparable {
+    let weight: Double
+    let index: Int
 
-    init(_ weights: [Double]) {
-        w = weights
-        heap = Array(weights.indices)
-        for i in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(i) }
-    }
-
-    private func above(_ a: Int, _ b: Int) -> Bool { w[a] != w[b] ? w[a] > w[b] : a < b }
-
-    private mutating func siftDown(_ start: Int) {
-        var i = start
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var top = i
-            if l < heap.count && above(heap[l], heap[top]) { top = l }
-            if r < heap.count && above(heap[r], heap[top]) { top = r }
-            if top == i { return }
-            heap.swapAt(i, top)
-            i = top
-        }
-    }
-
-    mutating func pop() -> Int? {
-        guard let first = heap.first else { return nil }
-        heap[0] = heap[heap.count - 1]
-        heap.removeLast()
-        if !heap.isEmpty { siftDown(0) }
-        return first
-    }
+    static func < (a: Self, b: Self) -> Bool { a.weight != b.weight ? a.weight < b.weight : a.index > b.index }
 }
 
 func argmax(_ x: [Float]) -> Int {

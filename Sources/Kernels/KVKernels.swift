@@ -13,6 +13,7 @@
 
 import CKernels
 import Foundation
+import HeapModule
 
 // MARK: - Row layouts
 
@@ -252,46 +253,30 @@ public func indexerScoresReference(queries: [Float], weights: [Float], keys: [Fl
 
 // MARK: - Top-k
 
-/// Indices of the k largest scores, largest first; exact ties go to the higher index (the order PyTorch's
-/// CPU top-k produced for the reference). A min-heap of the k best so far: O(n log k) time, O(k) memory.
+/// A score and its index, ordered by rank: the larger score, and for exact ties the higher index (the order
+/// PyTorch's CPU top-k produced for the reference).
+private struct RankedScore: Comparable {
+    let score: Float
+    let index: Int
+
+    static func < (a: Self, b: Self) -> Bool { a.score != b.score ? a.score < b.score : a.index < b.index }
+}
+
+/// Indices of the k largest scores, largest first; exact ties go to the higher index. A heap of the k best
+/// so far, whose minimum is the one to replace: O(n log k) time, O(k) memory.
 public func topKIndices(_ scores: UnsafeBufferPointer<Float>, k: Int) -> [Int] {
     let k = min(k, scores.count)
     guard k > 0 else { return [] }
-    // a ranks above b: larger score, or the same score and a higher index.
-    @inline(__always) func above(_ a: Int, _ b: Int) -> Bool {
-        scores[a] != scores[b] ? scores[a] > scores[b] : a > b
-    }
-    var heap = [Int]()
-    heap.reserveCapacity(k)
-    // heap[0] is the lowest-ranked of the kept indices.
-    func siftDown(_ start: Int) {
-        var i = start
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var lowest = i
-            if l < heap.count && above(heap[lowest], heap[l]) { lowest = l }
-            if r < heap.count && above(heap[lowest], heap[r]) { lowest = r }
-            if lowest == i { return }
-            heap.swapAt(i, lowest)
-            i = lowest
-        }
-    }
+    var best = Heap<RankedScore>(minimumCapacity: k)
     for j in 0..<scores.count {
-        if heap.count < k {
-            heap.append(j)
-            var i = heap.count - 1
-            while i > 0 {
-                let parent = (i - 1) / 2
-                guard above(heap[parent], heap[i]) else { break }
-                heap.swapAt(i, parent)
-                i = parent
-            }
-        } else if above(j, heap[0]) {
-            heap[0] = j
-            siftDown(0)
+        let candidate = RankedScore(score: scores[j], index: j)
+        if best.count < k {
+            best.insert(candidate)
+        } else if best.min! < candidate {
+            best.replaceMin(with: candidate)
         }
     }
-    return heap.sorted(by: above)
+    return best.unordered.sorted(by: >).map(\.index)
 }
 
 /// Scalar reference of `topKIndices`: a full sort.
