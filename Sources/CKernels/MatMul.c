@@ -17,6 +17,8 @@ static nw_fused_fn fused = NULL;
 typedef void (*nw_gemm_fn)(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                            int64_t n0, int64_t n1, float *panel);
 static nw_gemm_fn gemm = NULL;
+/// AVX-512 BF16 dot products for FP8/FP4 weights against quantized activations (X86BF16.c).
+static int bf16_dot = 0;
 /// Up to this many activation rows, the fused kernel beats decoding each weight row once into scratch.
 #define FUSED_MAX_T 8
 
@@ -35,6 +37,8 @@ __attribute__((constructor)) static void choose_isa(void) {
         fused = nw_matmul_fused_avx512;
         gemm = nw_matmul_gemm_avx512;
         isa_name = "avx512";
+        const char *bf16 = getenv("NARWHAL_BF16");  // diagnostic switch: 0 keeps the float32 kernels
+        bf16_dot = __builtin_cpu_supports("avx512bf16") && !(bf16 && strcmp(bf16, "0") == 0);
     } else if (avx2) {
         dequantize_row = nw_dequantize_row_avx2;
         dot = nw_dot_avx2;
@@ -85,6 +89,39 @@ float nw_dot(const float *a, const float *b, int64_t n) { return dot(a, b, n); }
 
 void nw_dequantize_rows(const nw_matrix *w, int64_t row0, int64_t row1, float *out) {
     for (int64_t n = row0; n < row1; n++) dequantize_row(w, n, out + (n - row0) * w->cols);
+}
+
+int64_t nw_matmul_scratch_bytes(int64_t K) {
+    const int64_t f32 = 4 * K * 4, bf16 = 4 * nw_bf16_row_length(K) * 2 + 4 * (K / 32 + 1) * 4;
+    return f32 > bf16 ? f32 : bf16;
+}
+
+int nw_bf16_dot(void) { return bf16_dot; }
+
+int nw_bf16_dot_applies(const nw_matrix *w) {
+    return bf16_dot && (w->format == NW_FORMAT_FP8 || w->format == NW_FORMAT_FP4);
+}
+
+void nw_activations_bf16(const float *x, int64_t ldx, int64_t T, int64_t K, uint16_t *out) {
+    const int64_t ld = nw_bf16_row_length(K);
+    for (int64_t t = 0; t < T; t++) {
+        for (int64_t k = 0; k < K; k++) {
+            uint32_t u;
+            memcpy(&u, x + t * ldx + k, 4);
+            out[t * ld + k] = (uint16_t)(u >> 16);
+        }
+        for (int64_t k = K; k < ld; k++) out[t * ld + k] = 0;
+    }
+}
+
+void nw_matmul_bf16(const nw_matrix *w, const uint16_t *xh, float *out, int64_t ldo, int64_t T, int64_t row0,
+                    int64_t row1, void *scratch) {
+#if defined(__x86_64__)
+    if (bf16_dot && T <= FUSED_MAX_T) nw_matmul_fused_bf16(w, xh, out, ldo, T, row0, row1);
+    else if (bf16_dot) nw_matmul_gemm_bf16(w, xh, out, ldo, T, row0, row1, scratch);
+#else
+    (void)w; (void)xh; (void)out; (void)ldo; (void)T; (void)row0; (void)row1; (void)scratch;
+#endif
 }
 
 void nw_matmul(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,

@@ -241,16 +241,6 @@ AVX512 static inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? (__mmask1
 
 AVX512 static inline float reduce(__m512 v) { return _mm512_reduce_add_ps(v); }
 
-/// The canonical dot product of a decoded weight row with an activation row.
-AVX512 static inline float dot_canonical_avx512(const float *w, const float *x, int64_t K) {
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t k = 0; k < K; k += 16) {
-        const __mmask16 m = tail_mask(K - k);
-        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + k), _mm512_maskz_loadu_ps(m, x + k), acc);
-    }
-    return reduce(acc);
-}
-
 /// 16 FP8 codes → float32 × 2^-8 through FP16 (see fp8x16_avx2 for why this is exact).
 AVX512 static inline __m512 fp8x16_half_avx512(__m128i codes, __m512 scale256) {
     __m256i h = _mm256_cvtepi8_epi16(codes);
@@ -403,13 +393,55 @@ void nw_matmul_fused_avx512(const nw_matrix *w, const float *x, int64_t ldx, flo
     }
 }
 
-/// Large T: decode each weight row once into `panel`, then canonical dot products with every row of x.
+// Large T: four weight rows decoded once into `panel`, activation rows in blocks of GEMM_XB_AVX512 (kept
+// in L2 while the panel sweeps them) and register tiles of 4 rows × 4 activation rows: every loaded weight
+// vector feeds four FMAs and every activation vector four. Each accumulator follows the canonical order
+// (16 lanes in k order, the tail zero-padded), so results equal the fused kernels' bit for bit.
+#define GEMM_XB_AVX512 48
+
+/// J activation rows (1 or 4) against the 4 panel rows.
+AVX512 static inline __attribute__((always_inline)) void tile_avx512(const float *w, int64_t K, const float *x, int64_t ldx,
+                                                                   int J, float r[4][4]) {
+    __m512 acc[4][4];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < J; j++) acc[i][j] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k += 16) {
+        const __mmask16 m = tail_mask(K - k);
+        __m512 xv[4];
+        for (int j = 0; j < J; j++) xv[j] = _mm512_maskz_loadu_ps(m, x + j * ldx + k);
+        for (int i = 0; i < 4; i++) {
+            const __m512 wv = _mm512_maskz_loadu_ps(m, w + i * K + k);
+            for (int j = 0; j < J; j++) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < J; j++) r[i][j] = reduce(acc[i][j]);
+}
+
+AVX512 static void tile4_avx512(const float *w, int64_t K, const float *x, int64_t ldx, float r[4][4]) { tile_avx512(w, K, x, ldx, 4, r); }
+AVX512 static void tile1_avx512(const float *w, int64_t K, const float *x, int64_t ldx, float r[4][4]) { tile_avx512(w, K, x, ldx, 1, r); }
+
 void nw_matmul_gemm_avx512(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                            int64_t n0, int64_t n1, float *panel) {
     const int64_t K = w->cols;
-    for (int64_t n = n0; n < n1; n++) {
-        nw_dequantize_row_avx512(w, n, panel);
-        for (int64_t t = 0; t < T; t++) out[t * ldo + n] = dot_canonical_avx512(panel, x + t * ldx, K);
+    for (int64_t t0 = 0; t0 < T; t0 += GEMM_XB_AVX512) {
+        const int64_t t1 = t0 + GEMM_XB_AVX512 < T ? t0 + GEMM_XB_AVX512 : T;
+        for (int64_t n = n0; n < n1; n += 4) {
+            const int rows = n1 - n < 4 ? (int)(n1 - n) : 4;
+            for (int i = 0; i < rows; i++) nw_dequantize_row_avx512(w, n + i, panel + i * K);
+            for (int i = rows; i < 4; i++) memset(panel + i * K, 0, (size_t)K * sizeof(float));
+            float r[4][4];
+            int64_t t = t0;
+            for (; t + 4 <= t1; t += 4) {
+                tile4_avx512(panel, K, x + t * ldx, ldx, r);
+                for (int i = 0; i < rows; i++)
+                    for (int j = 0; j < 4; j++) out[(t + j) * ldo + n + i] = r[i][j];
+            }
+            for (; t < t1; t++) {
+                tile1_avx512(panel, K, x + t * ldx, ldx, r);
+                for (int i = 0; i < rows; i++) out[t * ldo + n + i] = r[i][0];
+            }
+        }
     }
 }
 

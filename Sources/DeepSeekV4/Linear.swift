@@ -24,7 +24,7 @@ struct Linear: Sendable {
         guard quantizesInput && quantize else { return matmul(x, weight) }
         var q = x
         quantizeRowsFP8(&q)
-        return matmul(q, weight)
+        return matmul(q, weight, activationsQuantized: true)
     }
 }
 

@@ -14,6 +14,10 @@ public enum ISA: String, CaseIterable, Sendable {
     public var isAvailable: Bool { nw_isa_available(rawValue) != 0 }
 
     public static var available: [ISA] { allCases.filter(\.isAvailable) }
+
+    /// Whether FP8/FP4 products with quantized activations use BF16 dot products (AVX-512 BF16 CPUs;
+    /// NARWHAL_BF16=0 turns them off).
+    public static var bf16Dot: Bool { nw_bf16_dot() != 0 }
 }
 
 extension WeightMatrix {

@@ -86,13 +86,17 @@ public struct WeightMatrix: @unchecked Sendable {
 
 /// out[t, n] = Σ_k W[n, k] · x[t, k] for t < T and n in `rowRange` (all rows by default).
 /// x rows are `ldx` floats apart, out rows `ldo` floats apart. Parallel over output rows.
+///
+/// `activationsQuantized`: every x value is an FP8 E4M3 value times a power of two, as `fakeQuantizeFP8`
+/// leaves it. FP8/FP4 weights then use BF16 dot products where the CPU has them (the same exact products,
+/// summed in that path's own fixed order); elsewhere the flag changes nothing.
 public func matmul(
     out: UnsafeMutablePointer<Float>, ldo: Int, x: UnsafePointer<Float>, ldx: Int, T: Int,
-    weight: WeightMatrix, rowRange: Range<Int>? = nil
+    weight: WeightMatrix, rowRange: Range<Int>? = nil, activationsQuantized: Bool = false
 ) {
     let range = rowRange ?? 0..<weight.rows
     guard T > 0, !range.isEmpty else { return }
-    let w = weight.c
+    var w = weight.c
     // Chunks of about 256 KB of weights, but at least four per thread when there are rows enough, so a
     // descheduled thread delays only a small share of the work.
     let threads = ThreadPool.shared.workerCount + 1
@@ -100,24 +104,42 @@ public func matmul(
     let balanced = (range.count + 4 * threads - 1) / (4 * threads)
     let chunk = max(1, min(max(8, (256 << 10) / bytesPerRow), balanced))
     let chunks = (range.count + chunk - 1) / chunk
+    let scratchBytes = Int(nw_matmul_scratch_bytes(Int64(weight.cols)))
+
+    // The BF16 path takes the activations converted once, shared by every chunk.
+    var xh: UnsafeMutableRawPointer?
+    if activationsQuantized && nw_bf16_dot_applies(&w) != 0 {
+        let length = Int(nw_bf16_row_length(Int64(weight.cols)))
+        xh = UnsafeMutableRawPointer.allocate(byteCount: T * length * 2, alignment: 64)
+        nw_activations_bf16(x, Int64(ldx), Int64(T), Int64(weight.cols), xh!.assumingMemoryBound(to: UInt16.self))
+    }
+    defer { xh?.deallocate() }
+
     let o = UnsafeSendable(out), xs = UnsafeSendable(UnsafeMutablePointer(mutating: x))
+    let xhs = UnsafeSendable(xh?.assumingMemoryBound(to: UInt16.self))
     parallelFor(chunks) { i in
         let r0 = range.lowerBound + i * chunk
         let r1 = min(r0 + chunk, range.upperBound)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * weight.cols) { scratch in
+        withUnsafeTemporaryAllocation(byteCount: scratchBytes, alignment: 64) { scratch in
             var m = w
-            nw_matmul(&m, xs.value, Int64(ldx), o.value, Int64(ldo), Int64(T), Int64(r0), Int64(r1), scratch.baseAddress!)
+            if let xh = xhs.value {
+                nw_matmul_bf16(&m, xh, o.value, Int64(ldo), Int64(T), Int64(r0), Int64(r1), scratch.baseAddress!)
+            } else {
+                nw_matmul(&m, xs.value, Int64(ldx), o.value, Int64(ldo), Int64(T), Int64(r0), Int64(r1),
+                          scratch.baseAddress!.assumingMemoryBound(to: Float.self))
+            }
         }
     }
 }
 
-/// `out = x · Wᵀ` for whole matrices.
-public func matmul(_ x: Matrix, _ weight: WeightMatrix) -> Matrix {
+/// `out = x · Wᵀ` for whole matrices (see above for `activationsQuantized`).
+public func matmul(_ x: Matrix, _ weight: WeightMatrix, activationsQuantized: Bool = false) -> Matrix {
     precondition(x.cols == weight.cols, "matmul: x has \(x.cols) columns, weight expects \(weight.cols)")
     var out = Matrix(rows: x.rows, cols: weight.rows)
     out.storage.withUnsafeMutableBufferPointer { o in
         x.storage.withUnsafeBufferPointer { xb in
-            matmul(out: o.baseAddress!, ldo: weight.rows, x: xb.baseAddress!, ldx: x.cols, T: x.rows, weight: weight)
+            matmul(out: o.baseAddress!, ldo: weight.rows, x: xb.baseAddress!, ldx: x.cols, T: x.rows, weight: weight,
+                   activationsQuantized: activationsQuantized)
         }
     }
     return out

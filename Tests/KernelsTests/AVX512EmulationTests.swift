@@ -1,5 +1,5 @@
-// The AVX-512 kernels run only on CPUs that have AVX-512, so on the others (this project's CI machines
-// among them) the ordinary tests never execute them. This test compiles them with SIMDe — portable C
+// The AVX-512 kernels run only on CPUs that have AVX-512 (the BF16 ones only where it has BF16 dot
+// products), so on the others the ordinary tests never execute them. This test compiles them with SIMDe — portable C
 // implementations of the intrinsics — and checks them against the portable kernels, so every machine
 // verifies every path. It needs a C compiler and SIMDe's headers (Debian: libsimde-dev); CI installs
 // them, so under CI their absence is a failure, elsewhere a skip.
@@ -14,8 +14,8 @@ struct AVX512EmulationTests {
     static let simdeAvailable = FileManager.default.fileExists(atPath: "/usr/include/simde/x86/avx512.h")
     static let required = ProcessInfo.processInfo.environment["CI"] != nil
 
-    @Test("emulated AVX-512 dequantization, fused matmul and dot equal the portable kernels",
-          .enabled(if: !ISA.avx512.isAvailable && (simdeAvailable || required)))
+    @Test("emulated AVX-512 (float32 and BF16) dequantization, matmul and dot equal the portable kernels",
+          .enabled(if: !(ISA.avx512.isAvailable && ISA.bf16Dot) && (simdeAvailable || required)))
     func emulated() throws {
         try #require(Self.simdeAvailable, "SIMDe headers are missing: apt-get install libsimde-dev")
         let fm = FileManager.default
@@ -25,15 +25,19 @@ struct AVX512EmulationTests {
         let sources = Self.repository.appendingPathComponent("Sources/CKernels")
         let emulation = Self.repository.appendingPathComponent("Tests/KernelsTests/Emulation")
         // The target attributes would let the compiler emit real AVX-512 instructions: drop them.
-        let x86 = try String(contentsOf: sources.appendingPathComponent("X86.c"), encoding: .utf8)
-            .replacingOccurrences(of: #"(?m)^#define (AVX512|AVX2) .*$"#, with: "#define $1", options: .regularExpression)
-        try x86.write(to: work.appendingPathComponent("x86.c"), atomically: true, encoding: .utf8)
+        var units = [emulation.appendingPathComponent("check_x86.c").path, sources.appendingPathComponent("Generic.c").path]
+        for file in ["X86.c", "X86BF16.c"] {
+            let text = try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
+                .replacingOccurrences(of: #"(?m)^#define (AVX512BF16|AVX512|AVX2) .*$"#, with: "#define $1", options: .regularExpression)
+            let copy = work.appendingPathComponent(file)
+            try text.write(to: copy, atomically: true, encoding: .utf8)
+            units.append(copy.path)
+        }
         let binary = work.appendingPathComponent("check")
         let compile = try run("/usr/bin/env", [
             "cc", "-O1", "-std=gnu11", "-I", emulation.path, "-I", sources.path, "-I", sources.appendingPathComponent("include").path,
-            "-o", binary.path, emulation.appendingPathComponent("check_x86.c").path, work.appendingPathComponent("x86.c").path,
-            sources.appendingPathComponent("Generic.c").path, "-lm",
-        ])
+            "-o", binary.path,
+        ] + units + ["-lm"])
         try #require(compile.status == 0, "compile failed: \(compile.output)")
         let check = try run(binary.path, [])
         #expect(check.status == 0, "\(check.output)")

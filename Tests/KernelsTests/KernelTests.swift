@@ -85,6 +85,33 @@ struct KernelTests {
         }
     }
 
+    /// FP8-quantized activations (as FP8/FP4 linears receive them) take the BF16 dot-product kernels on CPUs
+    /// that have them: the same exact products, another summation order.
+    @Test("matmul of FP8-quantized activations equals its scalar reference", arguments: [WeightMatrix.Format.fp8, .fp4])
+    func quantizedActivationsMatchReference(format: WeightMatrix.Format) {
+        var rng = TestRandom(state: 43)
+        for (T, N, K) in Self.shapes + [(50, 13, 288), (9, 5, 1000)] where format != .fp4 || K % 32 == 0 {
+            let w = TestWeight(rows: N, cols: K, format: format, rng: &rng)
+            let x = Self.quantizedActivations(rows: T, cols: K, rng: &rng)
+            let fast = matmul(x, w.matrix, activationsQuantized: true)
+            let reference = matmulReference(x, w.matrix)
+            var scale: Float = 1e-30
+            for v in reference.storage { scale = max(scale, abs(v)) }
+            for i in fast.storage.indices {
+                #expect(abs(fast.storage[i] - reference.storage[i]) <= 1e-5 * scale, "\(format) T=\(T) N=\(N) K=\(K) at \(i)")
+            }
+        }
+    }
+
+    /// Random rows through the FP8 activation quantization (blocks of 128, power-of-two scales).
+    static func quantizedActivations(rows T: Int, cols K: Int, rng: inout TestRandom) -> Matrix {
+        var storage = (0..<(T * K)).map { i in rng.float() * Float(1 << (i / 128 % 5)) }
+        storage.withUnsafeMutableBufferPointer { b in
+            for t in 0..<T { fakeQuantizeFP8(b.baseAddress! + t * K, count: K, block: 128) }
+        }
+        return Matrix(rows: T, cols: K, storage: storage)
+    }
+
     @Test("every available ISA decodes every format exactly like the Swift formats",
           arguments: [WeightMatrix.Format.f32, .bf16, .fp8, .fp4])
     func dequantizationPerISA(format: WeightMatrix.Format) {
@@ -124,6 +151,14 @@ struct KernelTests {
             for T in [2, 3, 5, 9, 13, 30] {
                 let together = matmul(x.rows(0..<T), w.matrix)
                 for t in 0..<T { #expect(together.row(t) == alone[t], "\(format) K=\(K) T=\(T) row \(t)") }
+            }
+            // FP8-quantized activations (the BF16 dot-product path where the CPU has one).
+            guard format == .fp8 || format == .fp4 else { continue }
+            let q = Self.quantizedActivations(rows: 60, cols: K, rng: &rng)
+            let qAlone = (0..<60).map { matmul(q.rows($0..<($0 + 1)), w.matrix, activationsQuantized: true).storage }
+            for T in [2, 3, 5, 9, 13, 60] {
+                let together = matmul(q.rows(0..<T), w.matrix, activationsQuantized: true)
+                for t in 0..<T { #expect(together.row(t) == qAlone[t], "quantized \(format) K=\(K) T=\(T) row \(t)") }
             }
         }
     }

@@ -33,11 +33,35 @@ typedef struct {
 } nw_matrix;
 
 /// out[t, n] = sum_k W[n, k] * x[t, k] for t in [0, T), n in [row0, row1).
-/// x: (T, K) with row stride ldx; out: (T, N) with row stride ldo. `scratch` holds 4·K floats (decoded
-/// weight rows, reused for many rows of x).
+/// x: (T, K) with row stride ldx; out: (T, N) with row stride ldo. `scratch`: nw_matmul_scratch_bytes(K)
+/// bytes (decoded weight rows, reused for many rows of x).
 /// Products and sums are float32: FP8/FP4/BF16 values and E8M0 scales are exact in float32.
 void nw_matmul(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                int64_t row0, int64_t row1, float *scratch);
+
+/// Values per BF16 activation row: K rounded up to whole 32-value chunks.
+static inline int64_t nw_bf16_row_length(int64_t K) { return (K + 31) / 32 * 32; }
+
+/// Scratch bytes nw_matmul and nw_matmul_bf16 need for a matrix of K columns (64-byte aligned).
+int64_t nw_matmul_scratch_bytes(int64_t K);
+
+/// Whether nw_matmul_bf16 applies to W on this CPU: FP8 or FP4 weights and a BF16 dot-product instruction
+/// (AVX-512 BF16; NARWHAL_BF16=0 turns it off).
+int nw_bf16_dot_applies(const nw_matrix *w);
+
+/// Whether the BF16 dot-product kernels are in use (AVX-512 BF16 CPU, not turned off).
+int nw_bf16_dot(void);
+
+/// x (T, K), row stride ldx, as BF16 bits, rows nw_bf16_row_length(K) apart and zero-padded. The values must
+/// be exact in BF16 — FP8 E4M3 values times power-of-two scales, as quantized activations are: the low 16
+/// bits are dropped.
+void nw_activations_bf16(const float *x, int64_t ldx, int64_t T, int64_t K, uint16_t *out);
+
+/// nw_matmul for FP8/FP4 weights and FP8-quantized activations xh (from nw_activations_bf16) by BF16 dot
+/// products: the same products, exact in float32, summed in this path's own fixed order (bit-identical for
+/// every T). Only where nw_bf16_dot_applies(w).
+void nw_matmul_bf16(const nw_matrix *w, const uint16_t *xh, float *out, int64_t ldo, int64_t T, int64_t row0,
+                    int64_t row1, void *scratch);
 
 /// Dequantizes rows [row0, row1) of W into out (row1 - row0, K), float32.
 void nw_dequantize_rows(const nw_matrix *w, int64_t row0, int64_t row1, float *out);

@@ -1,4 +1,4 @@
-// Checks the AVX-512 and AVX2 kernels of Sources/CKernels/X86.c against the portable ones (Generic.c),
+// Checks the AVX-512, AVX-512 BF16 and AVX2 kernels of Sources/CKernels/X86*.c against the portable ones (Generic.c),
 // whatever the CPU: compiled with SIMDe, which implements the intrinsics in plain C (see
 // AVX512EmulationTests.swift). Random bytes include the FP8 NaN codes. Exits non-zero on any difference.
 #include "Dispatch.h"
@@ -39,7 +39,9 @@ int main(void) {
             int bothnan = isnan(a[i]) && isnan(b[i]);
             if (!bothnan && memcmp(&a[i], &b[i], 4) != 0) { if (fails < 10) printf("dequant fmt %d N %ld K %ld i %ld: %g vs %g\n", fmt, N, K, i, a[i], b[i]); fails++; }
         }
-        for (int T = 1; T <= 9; T += 2) {
+        static const int Ts[] = {1, 3, 5, 7, 9, 13, 50};
+        for (int ti = 0; ti < 7; ti++) {
+            const int T = Ts[ti];
             float *x = malloc(4*T*K); for (int64_t i = 0; i < T*K; i++) x[i] = (float)((int)(rnd()%2001)-1000)/1000.0f;
             float *out = malloc(4*T*N);
             isas[ii].fused(&w, x, K, out, N, T, 0, N);
@@ -68,6 +70,37 @@ int main(void) {
             for (int64_t i = 0; i < len; i++) { da[i] = x[i]; db[i] = x[(T-1)*K + i]; }
             for (int64_t L = 0; L <= len; L += 37) { double r = 0; for (int64_t i = 0; i < L; i++) r += (double)da[i]*db[i];
                 float g = isas[ii].dot(da, db, L); if (fabs(g - r) > 1e-4) { if (fails<10) printf("dot L %ld: %g vs %g\n", L, g, r); fails++; } }
+            // BF16 dot products (FP8/FP4 weights): activations FP8-quantized, as the model passes them.
+            if (ii == 0 && (fmt == NW_FORMAT_FP8 || fmt == NW_FORMAT_FP4)) {
+                const int64_t ld = nw_bf16_row_length(K);
+                float *xq = malloc(4 * T * K);
+                uint16_t *xh = calloc((size_t)(T * ld), 2);
+                for (int64_t i = 0; i < T * K; i++) {
+                    uint8_t c = (uint8_t)rnd(); if ((c & 0x7F) == 0x7F) c ^= 1;
+                    nw_matrix one = {&c, (const uint8_t *)"\x7f", 1, 1, NW_FORMAT_FP8};
+                    float v; nw_dequantize_row_generic(&one, 0, &v);
+                    xq[i] = ldexpf(v, (int)(i / 128 % 7) - 4);
+                    uint32_t u; memcpy(&u, &xq[i], 4); xh[(i / K) * ld + i % K] = (uint16_t)(u >> 16);
+                }
+                float *fo = malloc(4 * T * N), *go = malloc(4 * T * N), *so = malloc(4 * N);
+                void *scratch = malloc((size_t)(4 * ld * 2 + 4 * (K / 32 + 1) * 4));
+                nw_matmul_fused_bf16(&w, xh, fo, N, T, 0, N);
+                nw_matmul_gemm_bf16(&w, xh, go, N, T, 0, N, scratch);
+                for (int t = 0; t < T; t++) {
+                    nw_matmul_fused_bf16(&w, xh + t * ld, so, N, 1, 0, N);
+                    for (int64_t n = 0; n < N; n++) {
+                        double ref = 0, mag = 0; int nan = 0;
+                        for (int64_t k = 0; k < K; k++) { double p = (double)a[n*K+k]*xq[t*K+k]; if (isnan(a[n*K+k])) nan = 1; ref += p; mag += fabs(p); }
+                        float got = fo[t*N+n], g2 = go[t*N+n], g1 = so[n];
+                        int same = (isnan(got) && isnan(g2) && isnan(g1)) || (memcmp(&got, &g2, 4) == 0 && memcmp(&got, &g1, 4) == 0);
+                        if (!same) { if (fails < 10) printf("bf16 order fmt %d K %ld T %d n %ld: fused %g gemm %g fused1 %g\n", fmt, K, T, n, got, g2, g1); fails++; }
+                        if (nan) { if (!isnan(got)) { if (fails<10) printf("bf16 nan lost\n"); fails++; } continue; }
+                        if (isnan(ref) || mag > 1e37) continue;
+                        if (isnan(got) || fabs(got - ref) > 1e-5 * (mag + 1e-30)) { if (fails < 10) printf("bf16 fmt %d N %ld K %ld T %d n %ld: %g vs %g\n", fmt, N, K, T, n, got, ref); fails++; }
+                    }
+                }
+                free(xq); free(xh); free(fo); free(go); free(so); free(scratch);
+            }
             free(x); free(out);
         }
         free(d); free(sc); free(a); free(b);

@@ -27,3 +27,8 @@ static inline float half_to_float(uint16_t h) {
 }
 static inline __m256 _mm256_cvtph_ps(__m128i a) { uint16_t b[8]; _mm_storeu_si128((__m128i *)b, a); float r[8]; for (int i = 0; i < 8; i++) r[i] = half_to_float(b[i]); return _mm256_loadu_ps(r); }
 static inline __m512 _mm512_cvtph_ps(__m256i a) { uint16_t b[16]; _mm256_storeu_si256((__m256i *)b, a); float r[16]; for (int i = 0; i < 16; i++) r[i] = half_to_float(b[i]); return _mm512_loadu_ps(r); }
+
+// Used by the BF16 kernels (X86BF16.c).
+typedef simde__mmask32 __mmask32;
+static inline __m512i _mm512_cvtepu8_epi16(__m256i a) { uint8_t b[32]; _mm256_storeu_si256((__m256i *)b, a); uint16_t r[32]; for (int i = 0; i < 32; i++) r[i] = b[i]; return _mm512_loadu_si512(r); }
+static inline __m256i _mm256_maskz_loadu_epi8(__mmask32 m, const void *p) { uint8_t b[32]; for (int i = 0; i < 32; i++) b[i] = (m >> i & 1) ? ((const uint8_t *)p)[i] : 0; return _mm256_loadu_si256((const __m256i *)b); }
