@@ -245,8 +245,7 @@ AVX512 static inline float reduce(__m512 v) { return _mm512_reduce_add_ps(v); }
 AVX512 static inline __m512 fp8x16_half_avx512(__m128i codes, __m512 scale256) {
     __m256i h = _mm256_cvtepi8_epi16(codes);
     h = _mm256_and_si256(_mm256_slli_epi16(h, 7), _mm256_set1_epi16((short)0xBF80));
-    const __m256i nan = _mm256_cmpeq_epi16(_mm256_and_si256(h, _mm256_set1_epi16(0x3F80)), _mm256_set1_epi16(0x3F80));
-    h = _mm256_or_si256(h, _mm256_and_si256(nan, _mm256_set1_epi16(0x7C00)));
+    h = _mm256_or_si256(h, _mm256_and_si256(_mm256_add_epi16(h, _mm256_set1_epi16(0x80)), _mm256_set1_epi16(0x4000)));  // NaN codes
     return _mm512_mul_ps(_mm512_cvtph_ps(h), scale256);
 }
 
@@ -476,12 +475,12 @@ AVX2 static inline float dot_canonical_avx2(const float *w, const float *x, int6
 /// 16 FP8 E4M3 codes → 2 × 8 float32, each the code's value × 2^-8, through FP16: the code's bits S.EEEE.MMM
 /// placed as the FP16 S.0EEEE.MMM0000000 are exactly its value × 2^-8, for subnormal codes too (both formats'
 /// subnormals line up), and F16C converts that exactly. The caller folds 2^8 into the block scale. NaN codes
-/// (exponent and mantissa all ones) get the FP16 NaN exponent.
+/// (exponent and mantissa all ones, 0x3F80 once placed) are the only magnitudes that carry into bit 14 when
+/// 0x80 is added; OR-ing that bit in gives the FP16 exponent 31 with a nonzero mantissa, a NaN.
 AVX2 static inline void fp8x16_avx2(const uint8_t *p, __m256 scale256, __m256 *lo, __m256 *hi) {
     __m256i h = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p));  // sign-extended: bits 15..8 = S
     h = _mm256_and_si256(_mm256_slli_epi16(h, 7), _mm256_set1_epi16((short)0xBF80));
-    const __m256i nan = _mm256_cmpeq_epi16(_mm256_and_si256(h, _mm256_set1_epi16(0x3F80)), _mm256_set1_epi16(0x3F80));
-    h = _mm256_or_si256(h, _mm256_and_si256(nan, _mm256_set1_epi16(0x7C00)));
+    h = _mm256_or_si256(h, _mm256_and_si256(_mm256_add_epi16(h, _mm256_set1_epi16(0x80)), _mm256_set1_epi16(0x4000)));  // NaN codes
     *lo = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(h)), scale256);
     *hi = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)), scale256);
 }

@@ -4,13 +4,17 @@
 // power-of-two block scale (act_quant), and every such value is a normal BF16 number; unscaled FP8 E4M3 and
 // FP4 E2M1 weights are BF16 numbers too. The product of two BF16 numbers is exact in float32, so
 // `vdpbf16ps` (32 multiply-adds per instruction, twice the FP32 FMA rate) sums the very products the
-// float32 path sums — only the order of the sum differs. The weight block scales are applied per block:
-// each (row, token) pair sums one block into a block accumulator, then `acc = fma(block, scale, acc)`.
+// float32 path sums — only the order of the sum differs.
 //
-// Canonical order of this path (bit-identical for every T, like the float32 kernels): 16 lanes; lane j of
-// a block accumulator takes the pairs (k, k+1) = (32c + 2j, 32c + 2j + 1) of the block's 32-value chunks c
-// in k order, one `vdpbf16ps` per chunk; the blocks (128 values for FP8, 32 for FP4) in k order; the
-// accumulator reduced by _mm512_reduce_add_ps. Values beyond K are zeros on both sides.
+// Canonical order of this path (bit-identical for every T, like the float32 kernels): 16 lanes; lane j
+// takes the pairs (k, k+1) = (32c + 2j, 32c + 2j + 1) of each 32-value chunk c in k order, one `vdpbf16ps`
+// per chunk; the accumulator is reduced by _mm512_reduce_add_ps at the end. Values beyond K are zeros on
+// both sides. The weight block scales:
+// - FP8 (128×128 blocks): each (row, token) pair sums a block's 4 chunks into a block accumulator from
+//   zero, then `acc = fma(block, scale, acc)`;
+// - FP4 (per row and 32 values, one chunk): the scale is folded into the BF16 weights — an exponent add,
+//   exact while the scaled values stay normal, i.e. for E8M0 exponents 2…252 — and the chunk goes straight
+//   into `acc`; a block with any other exponent is summed from zero and scaled by an fma like FP8.
 //
 // Activations arrive already as BF16 (nw_activations_bf16), rows padded with zeros to a multiple of 32.
 #if defined(__x86_64__)
@@ -111,6 +115,15 @@ AVX512BF16 static inline __attribute__((always_inline)) void fused_fp8_rows(cons
         for (int t = 0; t < T; t++) out[t * ldo + n + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
+/// FP4 scale exponents whose scaled E2M1 values (0.5…6 × 2^(e−127)) are all normal BF16 numbers.
+#define FP4_FOLDED(e) ((e) >= 2 && (e) <= 252)
+
+/// The FP4 lookup table with scale 2^(e−127) folded in: the exponent field of every nonzero entry raised by
+/// e − 127 (entries 0, 8, 16, 24 are ±0 and stay). Only for FP4_FOLDED(e).
+AVX512BF16 static inline __m512i fp4_table_scaled(__m512i table, uint8_t e) {
+    return _mm512_mask_add_epi16(table, 0xFEFEFEFEu, table, _mm512_set1_epi16((short)(((int)e - 127) * 128)));
+}
+
 AVX512BF16 static inline __attribute__((always_inline)) void fused_fp4_rows(const nw_matrix *w, const uint16_t *xh, float *out,
                                                                           int64_t ldo, int T, int R, int64_t n) {
     const int64_t K = w->cols, ld = nw_bf16_row_length(K);
@@ -122,10 +135,17 @@ AVX512BF16 static inline __attribute__((always_inline)) void fused_fp4_rows(cons
         __m512i xv[MAXT];
         for (int t = 0; t < T; t++) xv[t] = _mm512_loadu_si512(xh + t * ld + b * 32);
         for (int r = 0; r < R; r++) {
-            const __m512i wv = fp4x32_bf16((const uint8_t *)w->data + (n + r) * (K / 2) + b * 16, table);
-            const __m512 s = _mm512_set1_ps(e8m0(w->scale[(n + r) * (K / 32) + b]));
-            for (int t = 0; t < T; t++)
-                acc[r][t] = _mm512_fmadd_ps(_mm512_dpbf16_ps(_mm512_setzero_ps(), as_bf16(wv), as_bf16(xv[t])), s, acc[r][t]);
+            const uint8_t e = w->scale[(n + r) * (K / 32) + b];
+            const uint8_t *p = (const uint8_t *)w->data + (n + r) * (K / 2) + b * 16;
+            if (FP4_FOLDED(e)) {
+                const __m512i wv = fp4x32_bf16(p, fp4_table_scaled(table, e));
+                for (int t = 0; t < T; t++) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], as_bf16(wv), as_bf16(xv[t]));
+            } else {
+                const __m512i wv = fp4x32_bf16(p, table);
+                const __m512 s = _mm512_set1_ps(e8m0(e));
+                for (int t = 0; t < T; t++)
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_dpbf16_ps(_mm512_setzero_ps(), as_bf16(wv), as_bf16(xv[t])), s, acc[r][t]);
+            }
         }
     }
     for (int r = 0; r < R; r++)
@@ -169,17 +189,16 @@ void nw_matmul_fused_bf16(const nw_matrix *w, const uint16_t *xh, float *out, in
 
 // ---------------------------------------------------------------- prefill: a decoded panel, register tiles
 //
-// Four weight rows are decoded once into a BF16 panel (unscaled, zero-padded to whole chunks) with their
-// block scales beside it; activation rows go in blocks of GEMM_XB (resident in L2 while the panel sweeps
-// them) and tiles of 3: 12 block accumulators + 12 accumulators + 3 activations + 1 weight vector fit the
-// 32 zmm registers. Each (row, token) pair follows the canonical order above.
+// Four weight rows are decoded once into a BF16 panel (zero-padded to whole chunks) with their block scales
+// beside it; activation rows go in blocks of GEMM_XB (resident in L2 while the panel sweeps them) and tiles
+// of 3: 12 block accumulators + 12 accumulators + 3 activations + 1 weight vector fit the 32 zmm registers.
+// Each (row, token) pair follows the canonical order above.
 
 #define GEMM_XB 48
 
-/// J activation rows (1 or 3) against the 4 panel rows. `cpb`: 32-value chunks per scale block.
-AVX512BF16 static inline __attribute__((always_inline)) void tile(const uint16_t *panel, const float *scales, int64_t ld,
-                                                                int64_t blocks, int cpb, const uint16_t *xh, int J,
-                                                                float r[4][3]) {
+/// FP8: J activation rows (1 or 3) against the 4 panel rows, blocks of 4 chunks.
+AVX512BF16 static inline __attribute__((always_inline)) void tile_fp8(const uint16_t *panel, const float *scales, int64_t ld,
+                                                                    int64_t blocks, const uint16_t *xh, int J, float r[4][3]) {
     __m512 acc[4][3];
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < J; j++) acc[i][j] = _mm512_setzero_ps();
@@ -187,9 +206,7 @@ AVX512BF16 static inline __attribute__((always_inline)) void tile(const uint16_t
         __m512 blk[4][3];
         for (int i = 0; i < 4; i++)
             for (int j = 0; j < J; j++) blk[i][j] = _mm512_setzero_ps();
-        for (int c = 0; c < cpb; c++) {
-            const int64_t k = (b * cpb + c) * 32;
-            if (k >= ld) break;
+        for (int64_t k = b * 128; k < b * 128 + 128 && k < ld; k += 32) {
             __m512i xv[3];
             for (int j = 0; j < J; j++) xv[j] = _mm512_loadu_si512(xh + j * ld + k);
             for (int i = 0; i < 4; i++) {
@@ -206,19 +223,46 @@ AVX512BF16 static inline __attribute__((always_inline)) void tile(const uint16_t
         for (int j = 0; j < J; j++) r[i][j] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
-AVX512BF16 static void tile3(const uint16_t *panel, const float *scales, int64_t ld, int64_t blocks, int cpb,
-                             const uint16_t *xh, float r[4][3]) {
-    if (cpb == 4) tile(panel, scales, ld, blocks, 4, xh, 3, r);
-    else tile(panel, scales, ld, blocks, 1, xh, 3, r);
+/// FP4: one chunk per block; `scales` holds 0 for blocks whose scale is folded into the panel.
+AVX512BF16 static inline __attribute__((always_inline)) void tile_fp4(const uint16_t *panel, const float *scales, int64_t ld,
+                                                                    int64_t blocks, const uint16_t *xh, int J, float r[4][3]) {
+    __m512 acc[4][3];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < J; j++) acc[i][j] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < blocks; b++) {
+        const int64_t k = b * 32;
+        __m512i xv[3];
+        for (int j = 0; j < J; j++) xv[j] = _mm512_loadu_si512(xh + j * ld + k);
+        for (int i = 0; i < 4; i++) {
+            const __m512i wv = _mm512_loadu_si512(panel + i * ld + k);
+            const float s = scales[i * blocks + b];
+            if (s == 0.0f) {
+                for (int j = 0; j < J; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], as_bf16(wv), as_bf16(xv[j]));
+            } else {
+                for (int j = 0; j < J; j++)
+                    acc[i][j] = _mm512_fmadd_ps(_mm512_dpbf16_ps(_mm512_setzero_ps(), as_bf16(wv), as_bf16(xv[j])),
+                                                _mm512_set1_ps(s), acc[i][j]);
+            }
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < J; j++) r[i][j] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
-AVX512BF16 static void tile1(const uint16_t *panel, const float *scales, int64_t ld, int64_t blocks, int cpb,
+AVX512BF16 static void tile3(const nw_matrix *w, const uint16_t *panel, const float *scales, int64_t ld, int64_t blocks,
                              const uint16_t *xh, float r[4][3]) {
-    if (cpb == 4) tile(panel, scales, ld, blocks, 4, xh, 1, r);
-    else tile(panel, scales, ld, blocks, 1, xh, 1, r);
+    if (w->format == NW_FORMAT_FP8) tile_fp8(panel, scales, ld, blocks, xh, 3, r);
+    else tile_fp4(panel, scales, ld, blocks, xh, 3, r);
 }
 
-/// Row n of W as unscaled BF16 (ld values, zero-padded) and its block scales.
+AVX512BF16 static void tile1(const nw_matrix *w, const uint16_t *panel, const float *scales, int64_t ld, int64_t blocks,
+                             const uint16_t *xh, float r[4][3]) {
+    if (w->format == NW_FORMAT_FP8) tile_fp8(panel, scales, ld, blocks, xh, 1, r);
+    else tile_fp4(panel, scales, ld, blocks, xh, 1, r);
+}
+
+/// Row n of W as BF16 (ld values, zero-padded) and its block scales: FP8 unscaled; FP4 with the scale folded
+/// in (scale 0 recorded) where FP4_FOLDED, else unscaled.
 AVX512BF16 static void decode_row(const nw_matrix *w, int64_t n, uint16_t *row, float *scales) {
     const int64_t K = w->cols, ld = nw_bf16_row_length(K);
     if (w->format == NW_FORMAT_FP8) {
@@ -230,8 +274,11 @@ AVX512BF16 static void decode_row(const nw_matrix *w, int64_t n, uint16_t *row, 
     } else {
         const __m512i table = _mm512_loadu_si512(fp4_bf16);
         for (int64_t b = 0; b < K / 32; b++) {
-            _mm512_storeu_si512(row + b * 32, fp4x32_bf16((const uint8_t *)w->data + n * (K / 2) + b * 16, table));
-            scales[b] = e8m0(w->scale[n * (K / 32) + b]);
+            const uint8_t e = w->scale[n * (K / 32) + b];
+            const int folded = FP4_FOLDED(e);
+            _mm512_storeu_si512(row + b * 32, fp4x32_bf16((const uint8_t *)w->data + n * (K / 2) + b * 16,
+                                                          folded ? fp4_table_scaled(table, e) : table));
+            scales[b] = folded ? 0.0f : e8m0(e);
         }
     }
 }
@@ -239,7 +286,6 @@ AVX512BF16 static void decode_row(const nw_matrix *w, int64_t n, uint16_t *row, 
 void nw_matmul_gemm_bf16(const nw_matrix *w, const uint16_t *xh, float *out, int64_t ldo, int64_t T, int64_t n0,
                          int64_t n1, void *scratch) {
     const int64_t K = w->cols, ld = nw_bf16_row_length(K);
-    const int cpb = w->format == NW_FORMAT_FP8 ? 4 : 1;
     const int64_t blocks = w->format == NW_FORMAT_FP8 ? (K + 127) / 128 : K / 32;
     uint16_t *panel = (uint16_t *)scratch;
     float *scales = (float *)(panel + 4 * ld);
@@ -255,12 +301,12 @@ void nw_matmul_gemm_bf16(const nw_matrix *w, const uint16_t *xh, float *out, int
             int64_t t = t0;
             float r[4][3];
             for (; t + 3 <= t1; t += 3) {
-                tile3(panel, scales, ld, blocks, cpb, xh + t * ld, r);
+                tile3(w, panel, scales, ld, blocks, xh + t * ld, r);
                 for (int i = 0; i < rows; i++)
                     for (int j = 0; j < 3; j++) out[(t + j) * ldo + n + i] = r[i][j];
             }
             for (; t < t1; t++) {
-                tile1(panel, scales, ld, blocks, cpb, xh + t * ld, r);
+                tile1(w, panel, scales, ld, blocks, xh + t * ld, r);
                 for (int i = 0; i < rows; i++) out[t * ldo + n + i] = r[i][0];
             }
         }

@@ -27,17 +27,18 @@ struct BenchKernelsCommand: ParsableCommand {
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            let report = Report(isa: ISA.current.rawValue, threads: ThreadPool.shared.workerCount + 1, read_bandwidth_gbs: bandwidth,
+            let report = Report(isa: ISA.summary, threads: ThreadPool.shared.workerCount + 1, read_bandwidth_gbs: bandwidth,
                                 fp32_peak_gflops: fp32, bf16_peak_gflops: bf16, kernels: results)
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
-        print("ISA \(ISA.current.rawValue), \(ThreadPool.shared.workerCount + 1) threads")
+        print("ISA \(ISA.summary), \(ThreadPool.shared.workerCount + 1) threads")
         print(String(format: "read bandwidth %.1f GB/s · FP32 FMA peak %.0f GFLOP/s · BF16 dot peak %.0f GFLOP/s", bandwidth, fp32, bf16))
-        print("kernel  format  tokens      GB/s  of bandwidth   GFLOP/s  of FP32 peak")
+        print("kernel  format  tokens      GB/s  of bandwidth   GFLOP/s  of peak   arithmetic")
         for r in results {
-            print(String(format: "%-7@ %-7@ %6d  %8.1f  %11.0f%%  %8.1f  %11.1f%%", r.kernel, r.format, r.tokens,
-                         r.gigabytesPerSecond, 100 * r.gigabytesPerSecond / bandwidth, r.gflops, 100 * r.gflops / fp32))
+            let peak = r.arithmetic == "bf16-dot" ? bf16 : fp32
+            print(String(format: "%-7@ %-7@ %6d  %8.1f  %11.0f%%  %8.1f  %6.1f%%   %@", r.kernel, r.format, r.tokens,
+                         r.gigabytesPerSecond, 100 * r.gigabytesPerSecond / bandwidth, r.gflops, 100 * r.gflops / peak, r.arithmetic))
         }
     }
 }

@@ -89,13 +89,13 @@ struct BenchModelCommand: ParsableCommand {
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            let report = Report(model: directory.lastPathComponent, isa: ISA.current.rawValue, threads: ThreadPool.shared.workerCount + 1,
+            let report = Report(model: directory.lastPathComponent, isa: ISA.summary, threads: ThreadPool.shared.workerCount + 1,
                                 read_bandwidth_gbs: bandwidth, fp32_peak_gflops: fp32, bf16_peak_gflops: bf16,
                                 active_bytes_per_token: activeBytes, decode: decodes, prefill: prefills)
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
-        print("\(directory.lastPathComponent): \(ISA.current.rawValue), \(ThreadPool.shared.workerCount + 1) threads")
+        print("\(directory.lastPathComponent): \(ISA.summary), \(ThreadPool.shared.workerCount + 1) threads")
         print(String(format: "machine: read %.1f GB/s · FP32 %.0f GFLOP/s · BF16 %.0f GFLOP/s", bandwidth, fp32, bf16))
         print(String(format: "active weights per token: %.1f MB", Double(activeBytes) / 1e6))
         print("decode   context   tok/s   ms/token   of bandwidth   KV cache")

@@ -18,6 +18,9 @@ public enum ISA: String, CaseIterable, Sendable {
     /// Whether FP8/FP4 products with quantized activations use BF16 dot products (AVX-512 BF16 CPUs;
     /// NARWHAL_BF16=0 turns them off).
     public static var bf16Dot: Bool { nw_bf16_dot() != 0 }
+
+    /// The kernels in use, for reports: "avx2", "avx512", "avx512+bf16", "generic".
+    public static var summary: String { current.rawValue + (bf16Dot ? "+bf16" : "") }
 }
 
 extension WeightMatrix {

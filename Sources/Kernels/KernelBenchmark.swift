@@ -1,7 +1,9 @@
 // KernelBenchmark: the matrix kernels timed on weights much larger than the caches, next to the
 // machine's limits measured in the same run (MachineProbe). Decode (T = 1, and a small batch) is bound by
 // memory bandwidth: its figure is weight bytes read per second as a fraction of the read bandwidth.
-// Prefill (large T) is bound by arithmetic: GFLOP/s as a fraction of the FP32 FMA peak.
+// Prefill (large T) is bound by arithmetic: GFLOP/s as a fraction of the peak of the instructions used
+// (BF16 dot products for FP8/FP4 weights where the CPU has them, FP32 FMA otherwise). FP8/FP4 weights get
+// FP8-quantized activations, as in the model.
 
 import CKernels
 import Foundation
@@ -16,6 +18,8 @@ public enum KernelBenchmark {
         public var seconds: Double
         public var gigabytesPerSecond: Double
         public var gflops: Double
+        /// "bf16-dot" or "fp32-fma": the arithmetic the kernel ran on.
+        public var arithmetic: String
     }
 
     /// Times `matmul` for each format on a weight of about `megabytes`, at each token count in `tokens`.
@@ -32,9 +36,17 @@ public enum KernelBenchmark {
             }
             let N = (megabytes << 20) / bytesPerRow / 128 * 128
             let weight = RandomWeight(rows: N, cols: K, format: format)
+            let quantized = format == .fp8 || format == .fp4
+            var c = weight.matrix.c
+            let arithmetic = quantized && nw_bf16_dot_applies(&c) != 0 ? "bf16-dot" : "fp32-fma"
             for T in tokens {
                 var x = Matrix(rows: T, cols: K)
                 for i in x.storage.indices { x.storage[i] = Float(i % 17) / 17 - 0.5 }
+                if quantized {
+                    x.storage.withUnsafeMutableBufferPointer { b in
+                        for t in 0..<T { fakeQuantizeFP8(b.baseAddress! + t * K, count: K, block: 128) }
+                    }
+                }
                 var best = Double.infinity
                 // Large T is slow: fewer rows then, the rate per row is what matters.
                 let rows = T > 8 ? max(128, N / 16) / 128 * 128 : N
@@ -43,7 +55,8 @@ public enum KernelBenchmark {
                     let start = DispatchTime.now().uptimeNanoseconds
                     out.withUnsafeMutableBufferPointer { o in
                         x.storage.withUnsafeBufferPointer { xb in
-                            matmul(out: o.baseAddress!, ldo: rows, x: xb.baseAddress!, ldx: K, T: T, weight: weight.matrix, rowRange: 0..<rows)
+                            matmul(out: o.baseAddress!, ldo: rows, x: xb.baseAddress!, ldx: K, T: T, weight: weight.matrix, rowRange: 0..<rows,
+                                   activationsQuantized: quantized)
                         }
                     }
                     best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
@@ -51,7 +64,8 @@ public enum KernelBenchmark {
                 let bytes = Double(rows * weight.matrix.byteCount / N)
                 results.append(Result(
                     kernel: T == 1 ? "matvec" : "matmul", format: "\(format)", rows: rows, cols: K, tokens: T, seconds: best,
-                    gigabytesPerSecond: bytes / best / 1e9, gflops: 2 * Double(rows) * Double(K) * Double(T) / best / 1e9))
+                    gigabytesPerSecond: bytes / best / 1e9, gflops: 2 * Double(rows) * Double(K) * Double(T) / best / 1e9,
+                    arithmetic: arithmetic))
             }
         }
         return results

@@ -31,7 +31,7 @@ int main(void) {
         if (fmt == NW_FORMAT_F32) for (int64_t i = 0; i < N*K; i++) { float v = (float)((int)(rnd()%2001)-1000)/333.0f; memcpy(data+4*i,&v,4);}
         if (fmt == NW_FORMAT_BF16) for (int64_t i = 0; i < N*K; i++) { uint16_t h = (uint16_t)((rnd() & 0x807F) | 0x3C00); memcpy(data+2*i,&h,2);}
         size_t ns = fmt == NW_FORMAT_FP8 ? ((N+127)/128)*((K+127)/128) : fmt == NW_FORMAT_FP4 ? N*K/32 : 0;
-        uint8_t *sc = malloc(ns + 1); for (size_t i = 0; i < ns; i++) sc[i] = i % 3 == 1 ? 248 : 118 + rnd() % 16;  // some scales beyond the FP8 fast path's range
+        uint8_t *sc = malloc(ns + 1); for (size_t i = 0; i < ns; i++) sc[i] = i % 3 == 1 ? 248 : i % 7 == 3 ? 1 : i % 11 == 5 ? 253 : 118 + rnd() % 16;  // beyond the FP8 fast path's and the FP4 BF16 fold's ranges
         nw_matrix w = {data, ns ? sc : NULL, N, K, fmt};
         float *a = malloc(4*N*K), *b = malloc(4*N*K);
         for (int64_t n = 0; n < N; n++) { nw_dequantize_row_generic(&w, n, a + n*K); isas[ii].dequantize(&w, n, b + n*K); }
@@ -105,6 +105,36 @@ int main(void) {
         }
         free(d); free(sc); free(a); free(b);
     }
+    }
+    // FP4 scale exponents at the edges of the BF16 fold (2…252 folded, the others scaled by an fma): every block
+    // of a row at one exponent, so the row's value is decided by them.
+    static const int edges[] = {0, 1, 2, 3, 251, 252, 253, 254};
+    for (int ei = 0; ei < 8; ei++) for (int T = 1; T <= 9; T += 8) {
+        const int64_t N = 5, K = 64, ld = nw_bf16_row_length(K);
+        uint8_t data[5 * 32], sc[5 * 2];
+        for (int i = 0; i < 5 * 32; i++) data[i] = (uint8_t)rnd();
+        for (int i = 0; i < 10; i++) sc[i] = (uint8_t)edges[ei];
+        nw_matrix w = {data, sc, N, K, NW_FORMAT_FP4};
+        float a[5 * 64], xq[9 * 64], fo[9 * 5], go[9 * 5];
+        uint16_t xh[9 * 64];
+        for (int64_t n = 0; n < N; n++) nw_dequantize_row_generic(&w, n, a + n * K);
+        for (int i = 0; i < T * K; i++) {
+            xq[i] = ldexpf((float)((int)(rnd() % 15) - 7), -6);  // exact in FP8 and BF16, |x| < 0.125
+            uint32_t u; memcpy(&u, &xq[i], 4); xh[i] = (uint16_t)(u >> 16);
+        }
+        uint8_t scratch[4 * 64 * 2 + 4 * 3 * 4];
+        nw_matmul_fused_bf16(&w, xh, fo, N, T, 0, N);
+        nw_matmul_gemm_bf16(&w, xh, go, N, T, 0, N, scratch);
+        for (int t = 0; t < T; t++) for (int64_t n = 0; n < N; n++) {
+            double ref = 0, mag = 0; int inf = 0;
+            for (int64_t k = 0; k < K; k++) { double p = (double)a[n*K+k]*xq[t*ld+k]; ref += p; mag += fabs(p); inf |= isinf(a[n*K+k]); }
+            if (inf || mag > 0x1p127) continue;  // the order of the sum decides overflow there
+            float f = fo[t*N+n], g = go[t*N+n];
+            if (memcmp(&f, &g, 4) != 0 || isnan(f) || fabs(f - ref) > 1e-5 * mag + 0x1p-149) {
+                if (fails < 10) printf("bf16 fp4 scale %d T %d n %ld: fused %g gemm %g vs %g\n", edges[ei], T, n, f, g, ref);
+                fails++;
+            }
+        }
     }
     printf("%d failures\n", fails);
     return fails != 0;
