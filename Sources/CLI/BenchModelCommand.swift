@@ -30,7 +30,7 @@ struct BenchModelCommand: ParsableCommand {
 
     func run() throws {
         if kernels {
-            var k = try BenchKernelsCommand.parse(json ? ["--json"] : [])
+            let k = try BenchKernelsCommand.parse(json ? ["--json"] : [])
             try k.run()
             return
         }
