@@ -55,7 +55,8 @@ struct Attention: Sendable {
         var positions = [Int](repeating: 0, count: T)
         for s in segments { for t in s.rows { positions[t] = s.position(ofRow: t) } }
 
-        var cq = wqA(y, quantize: quantize)
+        let input = LinearInput(y, quantize: quantize)  // W_qa and W_kv share it
+        var cq = wqA(input)
         rmsNormRows(&cq, weight: qNorm, eps: eps)
         var q = wqB(cq, quantize: quantize)  // (T, H·D)
         q.storage.withUnsafeMutableBufferPointer { qb in
@@ -67,7 +68,7 @@ struct Attention: Sendable {
                 }
             }
         }
-        var kv = wkv(y, quantize: quantize)  // (T, D)
+        var kv = wkv(input)  // (T, D)
         rmsNormRows(&kv, weight: kvNorm, eps: eps)
         kv.storage.withUnsafeMutableBufferPointer { kb in
             for t in 0..<T {

@@ -2,7 +2,9 @@
 //
 // FP8- and FP4-weight linears quantize their input to FP8 E4M3 in blocks of 128 first (spec §3.12);
 // the `quantize` flag of the forward pass switches that off for the fixtures' `noquant` mode. BF16/F32
-// linears (compressor, gate, indexer weights_proj, head) never quantize their input.
+// linears (compressor, gate, indexer weights_proj, head) never quantize their input. Projections that
+// share an input (W_qa and W_kv, an expert's W1 and W3, all experts of one MoE input) take a
+// `LinearInput`, quantized once.
 
 import Kernels
 
@@ -21,17 +23,50 @@ struct Linear: Sendable {
 
     /// x: (T, K) → (T, N)
     func callAsFunction(_ x: Matrix, quantize: Bool) -> Matrix {
-        guard quantizesInput && quantize else { return matmul(x, weight) }
-        var q = x
-        quantizeRowsFP8(&q)
-        return matmul(q, weight, activationsQuantized: true)
+        self(LinearInput(x, quantize: quantize && quantizesInput))
+    }
+
+    /// input: (T, K) → (T, N)
+    func callAsFunction(_ input: LinearInput) -> Matrix {
+        if quantizesInput, let q = input.quantized { return matmul(q, weight, activationsQuantized: true) }
+        return matmul(input.raw, weight)
     }
 }
 
-/// FP8 activation fake-quantization of each row in blocks of 128 (spec §3.12 `act_quant`).
-func quantizeRowsFP8(_ x: inout Matrix, block: Int = 128) {
-    let C = x.cols
-    x.storage.withUnsafeMutableBufferPointer { b in
-        for t in 0..<x.rows { fakeQuantizeFP8(b.baseAddress! + t * C, count: C, block: block) }
+/// An activation as linears take it: the raw rows, and their FP8 quantization when the forward pass
+/// quantizes (used by FP8/FP4 weights; BF16/F32 weights take the raw rows).
+struct LinearInput {
+    let raw: Matrix
+    let quantized: Matrix?
+
+    init(_ x: Matrix, quantize: Bool) {
+        raw = x
+        quantized = quantize ? quantizedRowsFP8(x) : nil
     }
+
+    private init(raw: Matrix, quantized: Matrix?) {
+        self.raw = raw
+        self.quantized = quantized
+    }
+
+    /// The given rows, in order (quantization is per row, so gathering commutes with it).
+    func rows(_ indices: [Int]) -> LinearInput {
+        LinearInput(raw: raw.gathering(rows: indices), quantized: quantized?.gathering(rows: indices))
+    }
+}
+
+/// FP8 activation fake-quantization of each row in blocks of 128 (spec §3.12 `act_quant`), rows in parallel.
+func quantizedRowsFP8(_ x: Matrix, block: Int = 128) -> Matrix {
+    var q = x
+    let C = x.cols
+    q.storage.withUnsafeMutableBufferPointer { b in
+        let p = UnsafeSendable(b.baseAddress!)
+        let rowsPerChunk = max(1, 16384 / max(1, C))
+        parallelFor((x.rows + rowsPerChunk - 1) / rowsPerChunk) { chunk in
+            for t in (chunk * rowsPerChunk)..<min(x.rows, (chunk + 1) * rowsPerChunk) {
+                fakeQuantizeFP8(p.value + t * C, count: C, block: block)
+            }
+        }
+    }
+    return q
 }

@@ -17,9 +17,9 @@ struct Expert: Sendable {
     let w3: Linear  // (I, d) up
 
     /// y: (T, d), weights: one routing weight per row (1 for the shared expert) → (T, d)
-    func callAsFunction(_ y: Matrix, weights: [Float]?, limit: Float, quantize: Bool) -> Matrix {
-        var g = w1(y, quantize: quantize)
-        let u = w3(y, quantize: quantize)
+    func callAsFunction(_ y: LinearInput, weights: [Float]?, limit: Float, quantize: Bool) -> Matrix {
+        var g = w1(y)
+        let u = w3(y)
         let I = g.cols
         for t in 0..<g.rows {
             let w = weights?[t] ?? 1
@@ -92,18 +92,15 @@ struct MoE: Sendable {
     func callAsFunction(_ y: Matrix, tokens: [Int], quantize: Bool) -> Matrix {
         let (chosen, weights) = route(y, tokens: tokens)
         let d = y.cols
-        var out = shared(y, weights: nil, limit: swigluLimit, quantize: quantize)
+        let input = LinearInput(y, quantize: quantize)  // quantized once for the shared and every routed expert
+        var out = shared(input, weights: nil, limit: swigluLimit, quantize: quantize)
         // Group the (token, slot) pairs by expert.
         var byExpert = [[(token: Int, weight: Float)]](repeating: [], count: experts.count)
         for t in 0..<y.rows {
             for k in 0..<topK { byExpert[chosen[t * topK + k]].append((t, weights[t * topK + k])) }
         }
         for (e, items) in byExpert.enumerated() where !items.isEmpty {
-            var x = Matrix(rows: items.count, cols: d)
-            for (r, item) in items.enumerated() {
-                for i in 0..<d { x.storage[r * d + i] = y.storage[item.token * d + i] }
-            }
-            let h = experts[e](x, weights: items.map(\.weight), limit: swigluLimit, quantize: quantize)
+            let h = experts[e](input.rows(items.map(\.token)), weights: items.map(\.weight), limit: swigluLimit, quantize: quantize)
             for (r, item) in items.enumerated() {
                 for i in 0..<d { out.storage[item.token * d + i] += h.storage[r * d + i] }
             }

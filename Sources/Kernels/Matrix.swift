@@ -31,4 +31,17 @@ public struct Matrix: Sendable {
     public func rows(_ range: Range<Int>) -> Matrix {
         Matrix(rows: range.count, cols: cols, storage: Array(storage[(range.lowerBound * cols)..<(range.upperBound * cols)]))
     }
+
+    /// The rows at `indices`, in that order: (indices.count, cols).
+    public func gathering(rows indices: [Int]) -> Matrix {
+        var out = Matrix(rows: indices.count, cols: cols)
+        out.storage.withUnsafeMutableBufferPointer { o in
+            storage.withUnsafeBufferPointer { s in
+                for (r, t) in indices.enumerated() {
+                    (o.baseAddress! + r * cols).update(from: s.baseAddress! + t * cols, count: cols)
+                }
+            }
+        }
+        return out
+    }
 }

@@ -5,6 +5,8 @@
 //   FP8 (block B along the row): s = 2^ceil(log2(max(amax, 1e-4) · fp32(1/448))), x ← E4M3(clamp(x/s)) · s
 //   FP4 (block 32):              s = 2^ceil(log2(max(amax, 6·2^-126) · fp32(1/6))), x ← E2M1(clamp(x/s)) · s
 
+import CKernels
+
 /// 2^ceil(log2 t) for a positive normal float, computed like the reference: the exponent of t, plus one
 /// if t has any mantissa bits.
 @inlinable
@@ -14,8 +16,14 @@ public func powerOfTwoCeiling(_ t: Float) -> Float {
     return Float(sign: .plus, exponent: exponent, significand: 1)
 }
 
-/// In-place FP8 E4M3 fake-quantization of `x[0..<count]` in blocks of `block` values.
+/// In-place FP8 E4M3 fake-quantization of `x[0..<count]` in blocks of `block` values (the C kernel,
+/// bit-identical to ``fakeQuantizeFP8Reference`` for finite values).
 public func fakeQuantizeFP8(_ x: UnsafeMutablePointer<Float>, count: Int, block: Int) {
+    nw_fake_quantize_fp8(x, Int64(count), Int64(block))
+}
+
+/// Scalar reference of ``fakeQuantizeFP8``, written like the spec.
+public func fakeQuantizeFP8Reference(_ x: UnsafeMutablePointer<Float>, count: Int, block: Int) {
     var start = 0
     while start < count {
         let end = min(start + block, count)

@@ -223,6 +223,34 @@ struct KernelTests {
         }
     }
 
+    @Test("the FP8 fake-quantization kernel equals the Swift reference bit for bit")
+    func fakeQuantizationKernel() {
+        var rng = TestRandom(state: 23)
+        for (count, block) in [(1000, 128), (4096, 128), (200, 64), (13, 128), (7, 64), (130, 128)] {
+            var x = (0..<count).map { i -> Float in
+                // Magnitudes from 2^-40 to 2^40 by block, exact E4M3 ties, zeros of both signs.
+                let v = rng.float() * Float(sign: .plus, exponent: (i / block) % 81 - 40, significand: 1)
+                switch i % 23 {
+                case 3: return 0
+                case 5: return -0.0
+                // Ties between two E4M3 values, with even and with odd lower neighbours (once the block scale
+                // is 2^e, set by the 448 · 2^e below).
+                case 7: return Float(sign: v < 0 ? .minus : .plus, exponent: (i / block) % 81 - 40 - 3, significand: i % 2 == 0 ? 1.0625 : 1.1875)
+                case 11: return Float(i % 5) * 0x1p-10 * Float(sign: .plus, exponent: (i / block) % 81 - 40, significand: 1)  // subnormal E4M3 ties
+                default: return v
+                }
+            }
+            for b in stride(from: 0, to: count, by: block) where b + 1 < count {
+                x[b + 1] = 448 * Float(sign: .plus, exponent: (b / block) % 81 - 40, significand: 1)  // sets the block's scale
+            }
+            var reference = x
+            x.withUnsafeMutableBufferPointer { fakeQuantizeFP8($0.baseAddress!, count: count, block: block) }
+            reference.withUnsafeMutableBufferPointer { fakeQuantizeFP8Reference($0.baseAddress!, count: count, block: block) }
+            let first = x.indices.first { x[$0].bitPattern != reference[$0].bitPattern }
+            #expect(first == nil, "count \(count) block \(block): at \(first ?? 0) \(x[first ?? 0]) vs \(reference[first ?? 0])")
+        }
+    }
+
     @Test("powerOfTwoCeiling rounds up to a power of two")
     func powerOfTwo() {
         #expect(powerOfTwoCeiling(1) == 1)

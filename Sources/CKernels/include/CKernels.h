@@ -87,6 +87,10 @@ float nw_probe_read(const float *p, int64_t n);
 double nw_probe_fma(int64_t iterations, float *sink);
 double nw_probe_bf16(int64_t iterations, float *sink);
 
+/// In-place FP8 E4M3 fake-quantization of x[0, count) in blocks of `block` values (spec §3.12 act_quant),
+/// bit-identical to the Swift reference fakeQuantizeFP8Reference for finite values.
+void nw_fake_quantize_fp8(float *x, int64_t count, int64_t block);
+
 /// Lightning-indexer scores of n keys k (n, D) against H queries q (H, D) with head weights w (H):
 /// out[j] = Σ_h w[h] · max(0, q_h · k_j), heads summed in order. scratch: 4·H floats.
 void nw_indexer_scores(const float *q, const float *w, int64_t H, const float *k, int64_t n, int64_t D, float *out,
