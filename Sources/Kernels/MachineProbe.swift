@@ -31,25 +31,27 @@ public enum MachineProbe {
         return best
     }
 
-    /// Peak GFLOP/s of FP32 FMA (fp32 == true) or BF16 dot products on all threads of the pool.
+    /// Peak GFLOP/s of FP32 FMA (fp32 == true) or BF16 dot products on all threads of the pool: one probe
+    /// task per thread, each timed on its own and the rates summed, so a task that waited for a core (or
+    /// ran after another on the same thread) does not halve the figure; best of three.
     public static func peakGFLOPs(bf16: Bool) -> Double {
         let threads = ThreadPool.shared.workerCount + 1
         let iterations: Int64 = 20_000_000
         var best = 0.0
         for _ in 0..<3 {
-            let flops = UnsafeMutablePointer<Double>.allocate(capacity: threads)
-            defer { flops.deallocate() }
-            let f = UnsafeSendable(flops)
-            let start = DispatchTime.now().uptimeNanoseconds
+            let rates = UnsafeMutablePointer<Double>.allocate(capacity: threads)
+            defer { rates.deallocate() }
+            let r = UnsafeSendable(rates)
             parallelFor(threads) { i in
                 var sink: Float = 0
-                f.value[i] = bf16 ? nw_probe_bf16(iterations, &sink) : nw_probe_fma(iterations, &sink)
+                let start = DispatchTime.now().uptimeNanoseconds
+                let flops = bf16 ? nw_probe_bf16(iterations, &sink) : nw_probe_fma(iterations, &sink)
+                r.value[i] = flops / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                 if sink == 12345.678 { print("") }  // keep the result observable
             }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             var total = 0.0
-            for i in 0..<threads { total += f.value[i] }
-            best = max(best, total / seconds / 1e9)
+            for i in 0..<threads { total += r.value[i] }
+            best = max(best, total / 1e9)
         }
         return best
     }

@@ -80,6 +80,15 @@ int nw_isa_available(const char *isa);
 void nw_dequantize_rows_isa(const char *isa, const nw_matrix *w, int64_t row0, int64_t row1, float *out);
 float nw_dot_isa(const char *isa, const float *a, const float *b, int64_t n);
 
+/// A spin-wait hint to the CPU (x86 `pause`, ARM `yield`).
+static inline void nw_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /// Machine probes (benchmarks): a streaming read of n floats (returns their sum so it is not optimised
 /// away); `iterations` rounds of independent FP32 FMAs / BF16 dot products, returning the flops done
 /// (0 when the CPU has no BF16 dot instruction).
