@@ -222,16 +222,18 @@ AVX2 float nw_dot_avx2(const float *a, const float *b, int64_t n) {
 #define MAXT 4
 
 /// x rows de-interleaved for FP4 products: per 32-value block [x0 x2 … x14, x1 x3 … x15, x16 … x30, x17 … x31].
-static float *deinterleave_fp4(const float *x, int64_t ldx, int64_t T, int64_t K) {
+AVX2 static float *deinterleave_fp4(const float *x, int64_t ldx, int64_t T, int64_t K) {
     float *xd = malloc((size_t)(T * K) * sizeof(float));
     if (!xd) return NULL;
     for (int64_t t = 0; t < T; t++)
-        for (int64_t k = 0; k < K; k += 32)
-            for (int h = 0; h < 2; h++)
-                for (int j = 0; j < 8; j++) {
-                    xd[t * K + k + 16 * h + j] = x[t * ldx + k + 16 * h + 2 * j];
-                    xd[t * K + k + 16 * h + 8 + j] = x[t * ldx + k + 16 * h + 2 * j + 1];
-                }
+        for (int64_t k = 0; k < K; k += 16) {  // K is a multiple of 32
+            const __m256 a = _mm256_loadu_ps(x + t * ldx + k), b = _mm256_loadu_ps(x + t * ldx + k + 8);
+            // shuffle_ps works per 128-bit lane: [a0 a2 b0 b2 | a4 a6 b4 b6] → lanes' 64-bit halves reordered.
+            const __m256 even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+            const __m256 odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+            _mm256_storeu_ps(xd + t * K + k, even);
+            _mm256_storeu_ps(xd + t * K + k + 8, odd);
+        }
     return xd;
 }
 
