@@ -194,24 +194,9 @@ public func sinkAttention(
     out: UnsafeMutablePointer<Float>, query: UnsafePointer<Float>, keys: UnsafeBufferPointer<UnsafePointer<Float>>, dim D: Int,
     scale: Float, sink: Float, logits: UnsafeMutablePointer<Float>
 ) {
-    let n = keys.count
-    var m = -Float.infinity
-    for i in 0..<n {
-        let z = nw_dot(query, keys[i], Int64(D)) * scale
-        logits[i] = z
-        m = max(m, z)
+    keys.withMemoryRebound(to: UnsafePointer<Float>?.self) { k in
+        nw_sink_attention(out, query, k.baseAddress, Int64(keys.count), Int64(D), scale, sink, logits)
     }
-    out.update(repeating: 0, count: D)
-    var denominator: Float = 0
-    for i in 0..<n {
-        let e = expf(logits[i] - m)
-        denominator += e
-        let k = keys[i]
-        for c in 0..<D { out[c] += e * k[c] }
-    }
-    denominator += expf(sink - m)
-    let r = 1 / denominator
-    for c in 0..<D { out[c] *= r }
 }
 
 /// Scalar reference of `sinkAttention`: the formula in double precision.
