@@ -28,10 +28,13 @@ final class Batcher<Model: LanguageModel>: @unchecked Sendable {
     private var active = 0
     /// Duration of the last forward step (only the worker thread touches it).
     private var lastStepSeconds: Double = 0
+    /// The least time a step waits for stragglers.
+    let minimumWait: TimeInterval
 
-    init(model: Model, prefillChunk: Int = 256) {
+    init(model: Model, prefillChunk: Int = 256, minimumWait: TimeInterval = 0.002) {
         self.model = model
         self.prefillChunk = prefillChunk
+        self.minimumWait = minimumWait
         let thread = Thread { [weak self] in self?.run() }
         thread.name = "narwhal-batcher"
         thread.stackSize = 16 << 20
@@ -59,8 +62,8 @@ final class Batcher<Model: LanguageModel>: @unchecked Sendable {
             while pending.isEmpty { condition.wait() }
             // Give the other running generations a moment to submit their next token (they are sampling
             // the last one). A straggler left out costs a whole extra pass over the weights, so the wait
-            // scales with the step time: up to a quarter of the last step, and at least 2 ms.
-            let deadline = Date().addingTimeInterval(max(0.002, lastStepSeconds / 4))
+            // scales with the step time: up to a quarter of the last step, and at least `minimumWait`.
+            let deadline = Date().addingTimeInterval(max(minimumWait, lastStepSeconds / 4))
             while pending.count < active && condition.wait(until: deadline) {}
             var batch = pending
             pending.removeAll()

@@ -67,13 +67,16 @@ public final class Engine<Model: LanguageModel>: ChatEngine, @unchecked Sendable
     private var clock = 0
     private var waiting = 0
 
-    public init(model: Model, tokenizer: BPETokenizer, parallel: Int = 1, queueLimit: Int = 16, prefixCache: PrefixCache? = nil) {
+    /// `batchWait`: the least time a step waits for the other running generations to submit their next
+    /// token (it waits at least a quarter of the last step; see Batcher).
+    public init(model: Model, tokenizer: BPETokenizer, parallel: Int = 1, queueLimit: Int = 16, prefixCache: PrefixCache? = nil,
+                batchWait: TimeInterval = 0.002) {
         self.model = model
         self.prefixCache = prefixCache
         self.tokenizer = tokenizer
         self.parallel = max(1, parallel)
         self.queueLimit = max(0, queueLimit)
-        let batcher = Batcher(model: model)
+        let batcher = Batcher(model: model, minimumWait: batchWait)
         self.batcher = batcher
         slots = (0..<max(1, parallel)).map { _ in Session(batcher: batcher, diskCache: prefixCache) }
         slotBusy = Array(repeating: false, count: max(1, parallel))

@@ -234,13 +234,13 @@ struct EngineSlotTests {
     @Test("concurrent requests on separate slots are decoded together in batches")
     func batching() async throws {
         let model = FakeModel(vocabularySize: tokenizer.vocabularySize)
-        // The first forward step is held until all three requests are waiting, so they start in step; the
-        // long held step also makes the batcher wait long for stragglers (a quarter step), which keeps them
-        // in step even on a loaded machine.
+        // The first forward step is held until all three requests are waiting, so they start in step; then
+        // each step waits up to 2 s for every running generation (instead of a few milliseconds), so a
+        // generation descheduled on a loaded machine still joins the batch.
         let gate = DispatchSemaphore(value: 0)
         model.gate = gate
         model.delay = 0.02
-        let engine = Engine(model: model, tokenizer: tokenizer, parallel: 3)
+        let engine = Engine(model: model, tokenizer: tokenizer, parallel: 3, batchWait: 2)
         let options = GenerationOptions(sampling: .greedy, maxTokens: 12)
         try await withThrowingTaskGroup(of: Transcript.self) { group in
             for i in 0..<3 { group.addTask { try await Transcript(engine.generate(user("Q\(i)"), options: options, session: nil)) } }
