@@ -1,14 +1,13 @@
 // Sparse sink attention of one query over gathered keys (spec §3.6): softmax over the scaled logits and a
 // per-head sink logit that takes probability mass but has no value, then the probability-weighted sum of
 // the keys (which are also the values). The dot products go through nw_dot; the weighted sum is an axpy
-// compiled for AVX2 where the CPU has it, with a separate multiply and add (no FMA contraction), so the
+// compiled for AVX2 where the chosen ISA has it, with a separate multiply and add (no FMA contraction), so the
 // result is the same on every CPU and equals the Swift formulation it replaced.
 #include "Dispatch.h"
 
 #pragma STDC FP_CONTRACT OFF
 
 #include <math.h>
-#include <stdlib.h>
 
 static void axpy_generic(float *y, float a, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
@@ -21,19 +20,13 @@ __attribute__((target("avx2"))) static void axpy_avx2(float *y, float a, const f
 }
 #endif
 
-static void (*axpy)(float *, float, const float *, int64_t) = axpy_generic;
-
-__attribute__((constructor)) static void choose_axpy(void) {
-#if defined(__x86_64__)
-    const char *forced = getenv("NARWHAL_ISA");  // as in MatMul.c
-    if (forced && strcmp(forced, "generic") == 0) return;
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2")) axpy = axpy_avx2;
-#endif
-}
-
 void nw_sink_attention(float *out, const float *query, const float *const *keys, int64_t n, int64_t D, float scale,
                        float sink, float *logits) {
+#if defined(__x86_64__)
+    void (*axpy)(float *, float, const float *, int64_t) = nw_isa_avx2() ? axpy_avx2 : axpy_generic;
+#else
+    void (*axpy)(float *, float, const float *, int64_t) = axpy_generic;
+#endif
     float m = -INFINITY;
     for (int64_t i = 0; i < n; i++) {
         const float z = nw_dot(query, keys[i], D) * scale;

@@ -31,6 +31,10 @@ void nw_matmul_fused_avx512(const nw_matrix *w, const float *x, int64_t ldx, flo
                             int64_t n0, int64_t n1);
 #endif
 
+/// Whether the ISA chosen at load time (MatMul.c; NARWHAL_ISA may force "generic") has AVX2 and FMA — true
+/// for "avx2" and "avx512". Kernels outside the matrix dispatch table (quantization, attention) follow it.
+int nw_isa_avx2(void);
+
 extern const float nw_fp4_e2m1_table[16];
 
 /// E8M0 scale byte e → 2^(e−127), built from its bits (a libm call per block of 32 would cost more than the

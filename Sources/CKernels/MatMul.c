@@ -51,6 +51,8 @@ __attribute__((constructor)) static void choose_isa(void) {
 
 const char *nw_isa(void) { return isa_name; }
 
+int nw_isa_avx2(void) { return dot != nw_dot_generic; }  // a pointer compare: called on hot paths
+
 int nw_isa_available(const char *isa) {
     if (strcmp(isa, "generic") == 0) return 1;
 #if defined(__x86_64__)

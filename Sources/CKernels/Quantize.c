@@ -1,13 +1,13 @@
 // FP8 E4M3 activation fake-quantization (spec §3.12 act_quant), the rounding in front of every FP8/FP4
 // linear: per block, s = 2^ceil(log2(max(amax, 1e-4) / 448)), x ← E4M3(clamp(x / s, ±448)) · s.
-// Bit-identical to the Swift reference `fakeQuantizeFP8Reference` (tested); AVX2 where the CPU has it.
+// Bit-identical to the Swift reference `fakeQuantizeFP8Reference` (tested); AVX2 where the chosen ISA has it.
 //
 // Rounding to E4M3 without a table: dividing by the power of two s is exact, so only the rounding of x / s
 // to 3 mantissa bits matters. Normal E4M3 values (≥ 2^-6) round in the float32 bits — add 0x7FFFF plus the
 // lowest kept bit, then clear the 20 dropped bits (ties to even; a carry moves into the exponent, as it
 // should). Subnormal ones are multiples of 2^-9: adding and subtracting 2^14, whose float32 spacing is 2^-9,
 // rounds to them, ties to even.
-#include "CKernels.h"
+#include "Dispatch.h"
 
 #include <string.h>
 
@@ -91,20 +91,14 @@ __attribute__((target("avx2,fma"))) static void quantize_block_avx2(float *x, in
 }
 #endif
 
-static int use_avx2 = 0;
-
-__attribute__((constructor)) static void choose(void) {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    use_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-}
-
 void nw_fake_quantize_fp8(float *x, int64_t count, int64_t block) {
+#if defined(__x86_64__)
+    const int avx2 = nw_isa_avx2();
+#endif
     for (int64_t start = 0; start < count; start += block) {
         const int64_t n = count - start < block ? count - start : block;
 #if defined(__x86_64__)
-        if (use_avx2) {
+        if (avx2) {
             quantize_block_avx2(x + start, n);
             continue;
         }

@@ -54,19 +54,3 @@ struct LinearInput {
         LinearInput(raw: raw.gathering(rows: indices), quantized: quantized?.gathering(rows: indices))
     }
 }
-
-/// FP8 activation fake-quantization of each row in blocks of 128 (spec §3.12 `act_quant`), rows in parallel.
-func quantizedRowsFP8(_ x: Matrix, block: Int = 128) -> Matrix {
-    var q = x
-    let C = x.cols
-    q.storage.withUnsafeMutableBufferPointer { b in
-        let p = UnsafeSendable(b.baseAddress!)
-        let rowsPerChunk = max(1, 16384 / max(1, C))
-        parallelFor((x.rows + rowsPerChunk - 1) / rowsPerChunk) { chunk in
-            for t in (chunk * rowsPerChunk)..<min(x.rows, (chunk + 1) * rowsPerChunk) {
-                fakeQuantizeFP8(p.value + t * C, count: C, block: block)
-            }
-        }
-    }
-    return q
-}

@@ -62,11 +62,9 @@ public struct KVRowLayout: Sendable, Equatable {
             var start = 0, block = 0
             while start < n {
                 let end = min(start + Self.fp8Block, n)
-                var amax: Float = 0
-                for i in start..<end { amax = max(amax, abs(x[i])) }
-                let s = powerOfTwoCeiling(max(amax, 1e-4) * (1 / Float(448)))
+                let s = fp8BlockScale(x, start..<end)
                 scales[block] = UInt8(s.exponent + 127)
-                for i in start..<end { b[i] = fp8Code(FP8E4M3.round(min(max(x[i] / s, -448), 448))) }
+                for i in start..<end { b[i] = fp8Code(fp8Round(x[i], scale: s)) }
                 start = end
                 block += 1
             }
@@ -81,14 +79,12 @@ public struct KVRowLayout: Sendable, Equatable {
             var start = 0, block = 0
             while start < width {
                 let end = min(start + Self.fp4Block, width)
-                var amax: Float = 0
-                for i in start..<end { amax = max(amax, abs(x[i])) }
-                let s = powerOfTwoCeiling(max(amax, 6 * 0x1p-126) * (1 / Float(6)))
+                let s = fp4BlockScale(x, start..<end)
                 scales[block] = UInt8(s.exponent + 127)
                 var i = start
                 while i < end {
-                    let lo = fp4Code(FP4E2M1.round(min(max(x[i] / s, -6), 6)))
-                    let hi = fp4Code(FP4E2M1.round(min(max(x[i + 1] / s, -6), 6)))
+                    let lo = fp4Code(fp4Round(x[i], scale: s))
+                    let hi = fp4Code(fp4Round(x[i + 1], scale: s))
                     b[i / 2] = lo | (hi << 4)
                     i += 2
                 }

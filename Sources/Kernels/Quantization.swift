@@ -27,13 +27,8 @@ public func fakeQuantizeFP8Reference(_ x: UnsafeMutablePointer<Float>, count: In
     var start = 0
     while start < count {
         let end = min(start + block, count)
-        var amax: Float = 0
-        for i in start..<end { amax = max(amax, abs(x[i])) }
-        let s = powerOfTwoCeiling(max(amax, 1e-4) * (1 / Float(448)))
-        for i in start..<end {
-            let q = FP8E4M3.round(min(max(x[i] / s, -448), 448))
-            x[i] = q * s
-        }
+        let s = fp8BlockScale(x, start..<end)
+        for i in start..<end { x[i] = fp8Round(x[i], scale: s) * s }
         start = end
     }
 }
@@ -43,12 +38,50 @@ public func fakeQuantizeFP4(_ x: UnsafeMutablePointer<Float>, count: Int, block:
     var start = 0
     while start < count {
         let end = min(start + block, count)
-        var amax: Float = 0
-        for i in start..<end { amax = max(amax, abs(x[i])) }
-        let s = powerOfTwoCeiling(max(amax, 6 * 0x1p-126) * (1 / Float(6)))
-        for i in start..<end {
-            x[i] = FP4E2M1.round(min(max(x[i] / s, -6), 6)) * s
-        }
+        let s = fp4BlockScale(x, start..<end)
+        for i in start..<end { x[i] = fp4Round(x[i], scale: s) * s }
         start = end
     }
 }
+
+/// Each row of x FP8-quantized in blocks of `block` (spec §3.12 `act_quant`: the input of every FP8/FP4
+/// linear), rows in parallel.
+public func quantizedRowsFP8(_ x: Matrix, block: Int = 128) -> Matrix {
+    var q = x
+    let C = x.cols
+    q.storage.withUnsafeMutableBufferPointer { b in
+        let p = UnsafeSendable(b.baseAddress!)
+        let rowsPerChunk = max(1, 16384 / max(1, C))
+        parallelFor((x.rows + rowsPerChunk - 1) / rowsPerChunk) { chunk in
+            for t in (chunk * rowsPerChunk)..<min(x.rows, (chunk + 1) * rowsPerChunk) {
+                fakeQuantizeFP8(p.value + t * C, count: C, block: block)
+            }
+        }
+    }
+    return q
+}
+
+// The block rules shared by the fake quantizers and the KV cache encoders (KVKernels.swift).
+
+/// Largest |x[i]| over `range` (a NaN is passed over, as by `max`).
+func absMax(_ x: UnsafePointer<Float>, _ range: Range<Int>) -> Float {
+    var amax: Float = 0
+    for i in range { amax = max(amax, abs(x[i])) }
+    return amax
+}
+
+/// FP8 block scale: 2^ceil(log2(max(amax, 1e-4) · fp32(1/448))).
+func fp8BlockScale(_ x: UnsafePointer<Float>, _ range: Range<Int>) -> Float {
+    powerOfTwoCeiling(max(absMax(x, range), 1e-4) * (1 / Float(448)))
+}
+
+/// FP4 block scale: 2^ceil(log2(max(amax, 6·2^-126) · fp32(1/6))).
+func fp4BlockScale(_ x: UnsafePointer<Float>, _ range: Range<Int>) -> Float {
+    powerOfTwoCeiling(max(absMax(x, range), 6 * 0x1p-126) * (1 / Float(6)))
+}
+
+/// v / s clamped to ±448 and rounded to E4M3 (the value before the scale is put back).
+func fp8Round(_ v: Float, scale s: Float) -> Float { FP8E4M3.round(min(max(v / s, -448), 448)) }
+
+/// v / s clamped to ±6 and rounded to E2M1.
+func fp4Round(_ v: Float, scale s: Float) -> Float { FP4E2M1.round(min(max(v / s, -6), 6)) }

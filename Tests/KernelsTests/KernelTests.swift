@@ -105,11 +105,7 @@ struct KernelTests {
 
     /// Random rows through the FP8 activation quantization (blocks of 128, power-of-two scales).
     static func quantizedActivations(rows T: Int, cols K: Int, rng: inout TestRandom) -> Matrix {
-        var storage = (0..<(T * K)).map { i in rng.float() * Float(1 << (i / 128 % 5)) }
-        storage.withUnsafeMutableBufferPointer { b in
-            for t in 0..<T { fakeQuantizeFP8(b.baseAddress! + t * K, count: K, block: 128) }
-        }
-        return Matrix(rows: T, cols: K, storage: storage)
+        quantizedRowsFP8(Matrix(rows: T, cols: K, storage: (0..<(T * K)).map { i in rng.float() * Float(1 << (i / 128 % 5)) }))
     }
 
     @Test("every available ISA decodes every format exactly like the Swift formats",
