@@ -27,9 +27,7 @@ __attribute__((constructor)) static void choose_isa(void) {
     if (forced && strcmp(forced, "generic") == 0) return;
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                 __builtin_cpu_supports("avx512vl");
-    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    int avx512 = nw_isa_available("avx512"), avx2 = nw_isa_available("avx2");
     if (forced && strcmp(forced, "avx2") == 0) avx512 = 0;
     if (avx512) {
         dequantize_row = nw_dequantize_row_avx512;
@@ -57,9 +55,12 @@ int nw_isa_available(const char *isa) {
     if (strcmp(isa, "generic") == 0) return 1;
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (strcmp(isa, "avx2") == 0) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    // Exactly the features the kernels are compiled for (the target attributes in X86.c).
+    if (strcmp(isa, "avx2") == 0)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     if (strcmp(isa, "avx512") == 0)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma");
 #endif
     return 0;
 }
