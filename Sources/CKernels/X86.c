@@ -698,38 +698,53 @@ AVX2 static void decode_fp4_row_deinterleaved(const nw_matrix *w, int64_t n, flo
     }
 }
 
+// The tiles run whole vectors in a loop of their own and the zero-padded tail after it, with a pointer per row.
+// With the tail's length check inside the loop, clang reloaded row addresses from the stack: 33 instructions
+// per 12 FMAs against 24 now, and a 512-token prefill of the Flash-shape model 15% slower. Same operations in
+// the same order either way.
+#define TILE_4X3_STEP(load)                                                                                         \
+    do {                                                                                                         \
+        const __m256 v0 = load(x0 + k), v1 = load(x1 + k), v2 = load(x2 + k);                                   \
+        __m256 u = load(w0 + k);                                                                                  \
+        a00 = _mm256_fmadd_ps(u, v0, a00); a01 = _mm256_fmadd_ps(u, v1, a01); a02 = _mm256_fmadd_ps(u, v2, a02); \
+        u = load(w1 + k);                                                                                         \
+        a10 = _mm256_fmadd_ps(u, v0, a10); a11 = _mm256_fmadd_ps(u, v1, a11); a12 = _mm256_fmadd_ps(u, v2, a12); \
+        u = load(w2 + k);                                                                                         \
+        a20 = _mm256_fmadd_ps(u, v0, a20); a21 = _mm256_fmadd_ps(u, v1, a21); a22 = _mm256_fmadd_ps(u, v2, a22); \
+        u = load(w3 + k);                                                                                         \
+        a30 = _mm256_fmadd_ps(u, v0, a30); a31 = _mm256_fmadd_ps(u, v1, a31); a32 = _mm256_fmadd_ps(u, v2, a32); \
+    } while (0)
+#define LOAD_TAIL(p) load8(p, K - k)
+
 AVX2 static inline void tile_4x3(const float *w, int64_t K, const float *x, int64_t ldx, float r[4][3]) {
+    const float *w0 = w, *w1 = w + K, *w2 = w + 2 * K, *w3 = w + 3 * K, *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx;
     __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
     __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
-    for (int64_t k = 0; k < K; k += 8) {
-        const int64_t n = K - k;
-        const __m256 x0 = load8(x + k, n), x1 = load8(x + ldx + k, n), x2 = load8(x + 2 * ldx + k, n);
-        __m256 w0 = load8(w + k, n);
-        a00 = _mm256_fmadd_ps(w0, x0, a00); a01 = _mm256_fmadd_ps(w0, x1, a01); a02 = _mm256_fmadd_ps(w0, x2, a02);
-        w0 = load8(w + K + k, n);
-        a10 = _mm256_fmadd_ps(w0, x0, a10); a11 = _mm256_fmadd_ps(w0, x1, a11); a12 = _mm256_fmadd_ps(w0, x2, a12);
-        w0 = load8(w + 2 * K + k, n);
-        a20 = _mm256_fmadd_ps(w0, x0, a20); a21 = _mm256_fmadd_ps(w0, x1, a21); a22 = _mm256_fmadd_ps(w0, x2, a22);
-        w0 = load8(w + 3 * K + k, n);
-        a30 = _mm256_fmadd_ps(w0, x0, a30); a31 = _mm256_fmadd_ps(w0, x1, a31); a32 = _mm256_fmadd_ps(w0, x2, a32);
-    }
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8) TILE_4X3_STEP(_mm256_loadu_ps);
+    if (k < K) TILE_4X3_STEP(LOAD_TAIL);
     r[0][0] = reduce_avx2(a00); r[0][1] = reduce_avx2(a01); r[0][2] = reduce_avx2(a02);
     r[1][0] = reduce_avx2(a10); r[1][1] = reduce_avx2(a11); r[1][2] = reduce_avx2(a12);
     r[2][0] = reduce_avx2(a20); r[2][1] = reduce_avx2(a21); r[2][2] = reduce_avx2(a22);
     r[3][0] = reduce_avx2(a30); r[3][1] = reduce_avx2(a31); r[3][2] = reduce_avx2(a32);
 }
 
+#define TILE_4X1_STEP(load)                                                                                         \
+    do {                                                                                                         \
+        const __m256 v0 = load(x + k);                                                                            \
+        a0 = _mm256_fmadd_ps(load(w0 + k), v0, a0);                                                              \
+        a1 = _mm256_fmadd_ps(load(w1 + k), v0, a1);                                                              \
+        a2 = _mm256_fmadd_ps(load(w2 + k), v0, a2);                                                              \
+        a3 = _mm256_fmadd_ps(load(w3 + k), v0, a3);                                                              \
+    } while (0)
+
 /// One activation row against the 4 panel rows: four independent chains instead of one.
 AVX2 static inline void tile_4x1(const float *w, int64_t K, const float *x, float r[4]) {
+    const float *w0 = w, *w1 = w + K, *w2 = w + 2 * K, *w3 = w + 3 * K;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int64_t k = 0; k < K; k += 8) {
-        const int64_t n = K - k;
-        const __m256 x0 = load8(x + k, n);
-        a0 = _mm256_fmadd_ps(load8(w + k, n), x0, a0);
-        a1 = _mm256_fmadd_ps(load8(w + K + k, n), x0, a1);
-        a2 = _mm256_fmadd_ps(load8(w + 2 * K + k, n), x0, a2);
-        a3 = _mm256_fmadd_ps(load8(w + 3 * K + k, n), x0, a3);
-    }
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8) TILE_4X1_STEP(_mm256_loadu_ps);
+    if (k < K) TILE_4X1_STEP(LOAD_TAIL);
     r[0] = reduce_avx2(a0); r[1] = reduce_avx2(a1); r[2] = reduce_avx2(a2); r[3] = reduce_avx2(a3);
 }
 
