@@ -120,6 +120,22 @@ AVX2 static inline __m256 fp8x8_avx2(const uint8_t *p, __m256 scale) {
     return _mm256_mul_ps(_mm256_blendv_ps(f, _mm256_set1_ps(NAN), nan), scale);
 }
 
+/// 16 FP8 E4M3 codes → 2 × 8 float32, each the code's value × 2^-8, through FP16: the code's bits S.EEEE.MMM
+/// placed as the FP16 S.0EEEE.MMM0000000 are exactly its value × 2^-8, for subnormal codes too (both formats'
+/// subnormals line up), and F16C converts that exactly. The caller folds 2^8 into the block scale. NaN codes
+/// (exponent and mantissa all ones, 0x3F80 once placed) are the only magnitudes that carry into bit 14 when
+/// 0x80 is added; OR-ing that bit in gives the FP16 exponent 31 with a nonzero mantissa, a NaN.
+AVX2 static inline void fp8x16_avx2(const uint8_t *p, __m256 scale256, __m256 *lo, __m256 *hi) {
+    __m256i h = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p));  // sign-extended: bits 15..8 = S
+    h = _mm256_and_si256(_mm256_slli_epi16(h, 7), _mm256_set1_epi16((short)0xBF80));
+    h = _mm256_or_si256(h, _mm256_and_si256(_mm256_add_epi16(h, _mm256_set1_epi16(0x80)), _mm256_set1_epi16(0x4000)));  // NaN codes
+    *lo = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(h)), scale256);
+    *hi = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)), scale256);
+}
+
+/// E8M0 exponents from 247 up make scale × 2^8 overflow; such blocks take the direct decoder.
+#define FP8_FAST_SCALE_LIMIT 247
+
 AVX2 void nw_dequantize_row_avx2(const nw_matrix *w, int64_t n, float *row) {
     const int64_t K = w->cols;
     switch (w->format) {
@@ -147,6 +163,15 @@ AVX2 void nw_dequantize_row_avx2(const nw_matrix *w, int64_t n, float *row) {
             const __m256 s = _mm256_set1_ps(sf);
             const int64_t k1 = (b + 1) * 128 < K ? (b + 1) * 128 : K;
             int64_t k = b * 128;
+            if (srow[b] < FP8_FAST_SCALE_LIMIT) {  // through FP16, as the fused kernels decode: half the instructions
+                const __m256 s256 = _mm256_set1_ps(sf * 256.0f);
+                for (; k + 16 <= k1; k += 16) {
+                    __m256 lo, hi;
+                    fp8x16_avx2(src + k, s256, &lo, &hi);
+                    _mm256_storeu_ps(row + k, lo);
+                    _mm256_storeu_ps(row + k + 8, hi);
+                }
+            }
             for (; k + 8 <= k1; k += 8) _mm256_storeu_ps(row + k, fp8x8_avx2(src + k, s));
             if (k < k1) {
                 uint8_t tail[8] = {0};
@@ -465,19 +490,6 @@ AVX2 static inline float reduce_avx2(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/// 16 FP8 E4M3 codes → 2 × 8 float32, each the code's value × 2^-8, through FP16: the code's bits S.EEEE.MMM
-/// placed as the FP16 S.0EEEE.MMM0000000 are exactly its value × 2^-8, for subnormal codes too (both formats'
-/// subnormals line up), and F16C converts that exactly. The caller folds 2^8 into the block scale. NaN codes
-/// (exponent and mantissa all ones, 0x3F80 once placed) are the only magnitudes that carry into bit 14 when
-/// 0x80 is added; OR-ing that bit in gives the FP16 exponent 31 with a nonzero mantissa, a NaN.
-AVX2 static inline void fp8x16_avx2(const uint8_t *p, __m256 scale256, __m256 *lo, __m256 *hi) {
-    __m256i h = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p));  // sign-extended: bits 15..8 = S
-    h = _mm256_and_si256(_mm256_slli_epi16(h, 7), _mm256_set1_epi16((short)0xBF80));
-    h = _mm256_or_si256(h, _mm256_and_si256(_mm256_add_epi16(h, _mm256_set1_epi16(0x80)), _mm256_set1_epi16(0x4000)));  // NaN codes
-    *lo = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(h)), scale256);
-    *hi = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)), scale256);
-}
-
 // Fused decode kernels: R weight rows × T activation rows at a time. Each (row, token) pair has its own
 // accumulator in canonical order; several rows run side by side so that, even for one token, there are
 // independent FMA chains to hide the FMA latency (one chain per row would cap a core at one vector FMA per
@@ -486,8 +498,6 @@ AVX2 static inline void fp8x16_avx2(const uint8_t *p, __m256 scale256, __m256 *l
 // Rows per pass for T tokens: enough chains without spilling the 16 ymm registers.
 #define ROWS_AVX2(T) ((T) == 1 ? 4 : (T) <= 3 ? 2 : 1)
 
-/// E8M0 exponents from 247 up make scale × 2^8 overflow; such blocks take the direct decoder.
-#define FP8_FAST_SCALE_LIMIT 247
 
 AVX2 static inline __attribute__((always_inline)) void fused_fp8_avx2_rows(const nw_matrix *w, const float *x, int64_t ldx,
                                                                          float *out, int64_t ldo, int T, int R, int64_t n) {
