@@ -498,7 +498,6 @@ AVX2 static inline float reduce_avx2(__m256 v) {
 // Rows per pass for T tokens: enough chains without spilling the 16 ymm registers.
 #define ROWS_AVX2(T) ((T) == 1 ? 4 : (T) <= 3 ? 2 : 1)
 
-
 AVX2 static inline __attribute__((always_inline)) void fused_fp8_avx2_rows(const nw_matrix *w, const float *x, int64_t ldx,
                                                                          float *out, int64_t ldo, int T, int R, int64_t n) {
     const int64_t K = w->cols, kb = (K + 127) / 128;
