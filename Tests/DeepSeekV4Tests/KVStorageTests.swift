@@ -83,7 +83,10 @@ struct KVStorageTests {
             #expect(logits.allSatisfy { $0.isFinite })
             if argmax(logits) == p.quant.greedyIDs[j + 1] { sameArgmax += 1 }
         }
-        #expect(sameArgmax * 2 >= p.quant.decodeInputIDs.count, "most decode steps pick the golden token")
+        // A third, not a half: on these random-weight models the count moves with the summation order (12 of
+        // 24 here with AVX2, 11 under AVX-512's 16-lane order, run under emulation), while a broken cache
+        // picks the golden token by chance only (1 in the vocabulary).
+        #expect(sameArgmax * 3 >= p.quant.decodeInputIDs.count, "many decode steps pick the golden token")
     }
 
     @Test("a cache holds its footprint plus the compressor state, in both formats", arguments: ["tiny-flash", "tiny-pro"], [KVCache.Format.float32, .native])
