@@ -16,14 +16,7 @@ test -f /usr/include/simde/x86/avx512.h || { echo "SIMDe headers missing: apt-ge
 git clone -q "$repo" "$work/repo"
 cd "$work/repo"
 mkdir "$work/shim"
-{
-    echo '#pragma once'
-    # clang's own SSE2 header defines __m128bh, which SIMDe's alias would redefine.
-    echo '#include <emmintrin.h>'
-    echo '#define __m128bh simde_m128bh_alias'
-    cat Tests/KernelsTests/Emulation/immintrin.h
-    for c in LT_OQ GT_OQ EQ_OQ GE_OQ LE_OQ NEQ_UQ UNORD_Q; do echo "#define _CMP_$c SIMDE_CMP_$c"; done
-} > "$work/shim/immintrin.h"
+cp Tests/KernelsTests/Emulation/immintrin.h "$work/shim/"
 # No target attributes (the emulated intrinsics are plain C), and the AVX-512 BF16 dispatch forced.
 sed -i -E 's/__attribute__\(\(target\("[^"]*"\)\)\)//g; s/^#define (AVX512BF16|AVX512|AVX2) .*/#define \1/' Sources/CKernels/*.c
 sed -i -E 's/int avx512 = nw_isa_available\("avx512"\)/int avx512 = 1/; s/bf16_dot = __builtin_cpu_supports\("avx512bf16"\) \&\& /bf16_dot = /' Sources/CKernels/MatMul.c

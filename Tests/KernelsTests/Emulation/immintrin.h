@@ -1,6 +1,11 @@
 // Stand-in for <immintrin.h> when checking the x86 kernels under emulation: the intrinsics come from
 // SIMDe (portable C implementations); the few it lacks are written out here, element by element, with
-// the masked loads reading only the lanes their mask selects, like the hardware.
+// the masked loads reading only the lanes their mask selects, like the hardware. Used by
+// AVX512EmulationTests (gcc) and scripts/test-avx512-emulated.sh (the whole package, clang).
+#pragma once
+// clang's own SSE2 header, which SIMDe includes, defines __m128bh; SIMDe's alias would redefine it.
+#include <emmintrin.h>
+#define __m128bh simde_m128bh_alias
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/x86/avx512.h>
 #include <simde/x86/avx2.h>
@@ -32,3 +37,8 @@ static inline __m512 _mm512_cvtph_ps(__m256i a) { uint16_t b[16]; _mm256_storeu_
 typedef simde__mmask32 __mmask32;
 static inline __m512i _mm512_cvtepu8_epi16(__m256i a) { uint8_t b[32]; _mm256_storeu_si256((__m256i *)b, a); uint16_t r[32]; for (int i = 0; i < 32; i++) r[i] = b[i]; return _mm512_loadu_si512(r); }
 static inline __m256i _mm256_maskz_loadu_epi8(__mmask32 m, const void *p) { uint8_t b[32]; for (int i = 0; i < 32; i++) b[i] = (m >> i & 1) ? ((const uint8_t *)p)[i] : 0; return _mm256_loadu_si256((const __m256i *)b); }
+
+// The comparison predicate Quantize.c uses, which SIMDe names only with its prefix.
+#ifndef _CMP_LT_OQ
+#define _CMP_LT_OQ SIMDE_CMP_LT_OQ
+#endif
