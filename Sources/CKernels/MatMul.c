@@ -26,7 +26,6 @@ __attribute__((constructor)) static void choose_isa(void) {
     const char *forced = getenv("NARWHAL_ISA");  // diagnostic switch: generic | avx2 | avx512
     if (forced && strcmp(forced, "generic") == 0) return;
 #if defined(__x86_64__)
-    __builtin_cpu_init();
     int avx512 = nw_isa_available("avx512"), avx2 = nw_isa_available("avx2");
     if (forced && strcmp(forced, "avx2") == 0) avx512 = 0;
     if (avx512) {

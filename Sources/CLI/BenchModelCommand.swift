@@ -52,8 +52,10 @@ struct BenchModelCommand: ParsableCommand {
             if !json { printError("loading weights…") }
             model.prefaultWeights { _, _ in }
         }
-        let warmUp = min(prompts.min() ?? 16, 512)
-        _ = try model.prefill((0..<warmUp).map { ($0 &* 7919 &+ 13) % model.config.vocabSize }, cache: model.makeCache())
+        let vocabulary = model.config.vocabSize
+        /// A synthetic prompt of n tokens spread over the vocabulary.
+        func prompt(_ n: Int) -> [Int] { (0..<n).map { ($0 &* 7919 &+ 13) % vocabulary } }
+        _ = try model.prefill(prompt(min(prompts.min() ?? 16, 512)), cache: model.makeCache())
 
         let bandwidth = MachineProbe.readBandwidth()
         let fp32 = MachineProbe.peakGFLOPs(bf16: false)
@@ -65,9 +67,8 @@ struct BenchModelCommand: ParsableCommand {
         struct Prefill: Encodable { let prompt_tokens: Int, tokens_per_s: Double, seconds: Double, flops_fraction: Double, kv_bytes: Int }
         var decodes: [Decode] = []
         var prefills: [Prefill] = []
-        let vocabulary = model.config.vocabSize
         for n in prompts {
-            let tokens = (0..<n).map { ($0 &* 7919 &+ 13) % vocabulary }
+            let tokens = prompt(n)
             let cache = model.makeCache()
             let start = DispatchTime.now().uptimeNanoseconds
             _ = try model.prefill(tokens, cache: cache)
