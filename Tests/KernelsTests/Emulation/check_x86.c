@@ -136,6 +136,51 @@ int main(void) {
             }
         }
     }
+    // FP8 around the limits of the AVX2 decode kernels' prescaled activations (x · 2^(e−7) must be exact, else the
+    // row block is decoded): three row blocks and three k blocks, the last ones partial. Row block 0 (exponents
+    // 1, 118, 134) runs prescaled for T = 1 and is decoded once an activation row overflows at 134; row block 1
+    // has 200, past the prescale's range even where its activations are all zero; row block 2 has the NaN scale.
+    // NaN codes in one row of each of the first two blocks.
+    for (int ii = 0; ii < 2; ii++) {
+        const int64_t N = 260, K = 300;
+        static const uint8_t exps[9] = {1, 118, 134, 118, 127, 200, 0, 130, 255};
+        uint8_t *data = malloc(N * K);
+        for (int64_t i = 0; i < N * K; i++) { data[i] = (uint8_t)rnd(); if ((data[i] & 0x7F) == 0x7F) data[i] ^= 1; }
+        data[5 * K + 77] = 0x7F; data[131 * K + 299] = 0xFF;
+        nw_matrix w = {data, exps, N, K, NW_FORMAT_FP8};
+        float *a = malloc(4 * N * K);
+        for (int64_t n = 0; n < N; n++) nw_dequantize_row_generic(&w, n, a + n * K);
+        static const int Ts[] = {1, 2, 3, 4, 9};
+        for (int ti = 0; ti < 5; ti++) {
+            const int T = Ts[ti];
+            float *x = malloc(4 * T * K), *out = malloc(4 * T * N), *single = malloc(4 * N), *big = malloc(4 * T * N), *panel = malloc(4 * 4 * K);
+            for (int64_t i = 0; i < T * K; i++) {
+                const int64_t t = i / K, k = i % K;
+                float v = (float)((int)(rnd() % 2001) - 1000) / 1000.0f;
+                if (t % 3 == 1 && k % 5 == 0) v = 0x1p-123f;   // below the normal range times 2^(1−7)
+                if (t % 3 == 2 && k % 7 == 0) v = 96.0f;       // past float32's range times 2^(134−7)
+                if (k % 11 == 0 || (t % 3 == 0 && k >= 256)) v = 0.0f;  // the second: a k block of zeros against 2^(200−127)
+                x[i] = v;
+            }
+            isas[ii].fused(&w, x, K, out, N, T, 0, N);
+            isas[ii].gemm(&w, x, K, big, N, T, 0, N, panel);
+            for (int t = 0; t < T; t++) {
+                isas[ii].fused(&w, x + t * K, K, single, N, 1, 0, N);
+                for (int64_t n = 0; n < N; n++) {
+                    double ref = 0, mag = 0; int nan = 0;
+                    for (int64_t k = 0; k < K; k++) { double p = (double)a[n*K+k]*x[t*K+k]; nan |= isnan(a[n*K+k]); ref += p; mag += fabs(p); }
+                    float f = out[t * N + n], g = big[t * N + n], s1 = single[n];
+                    int same = (isnan(f) && isnan(g) && isnan(s1)) || (memcmp(&f, &g, 4) == 0 && memcmp(&f, &s1, 4) == 0);
+                    if (!same) { if (fails < 10) printf("%s fp8 edges T %d n %ld: fused %g gemm %g fused1 %g\n", isas[ii].name, T, n, f, g, s1); fails++; }
+                    if (nan) { if (!isnan(f)) { if (fails < 10) printf("%s fp8 edges: nan lost in row %ld\n", isas[ii].name, n); fails++; } continue; }
+                    if (isnan(ref) || isinf(ref) || mag > 1e37) continue;
+                    if (isnan(f) || fabs(f - ref) > 1e-5 * mag + 0x1p-149) { if (fails < 10) printf("%s fp8 edges T %d n %ld: %g vs %g\n", isas[ii].name, T, n, f, ref); fails++; }
+                }
+            }
+            free(x); free(out); free(single); free(big); free(panel);
+        }
+        free(data); free(a);
+    }
     printf("%d failures\n", fails);
     return fails != 0;
 }
