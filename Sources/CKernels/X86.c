@@ -263,6 +263,59 @@ AVX2 static float *deinterleave_fp4(const float *x, int64_t ldx, int64_t T, int6
     return xd;
 }
 
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// FP8 decode without decoding. A row block's 128 × 128 weight blocks share one scale 2^(e−127) per k block,
+// so the scale can move from the weights to the activations: (w·2^(e−127))·x = (w·2^−120)·(x·2^(e−7)) whenever
+// x·2^(e−7) is exact (a power of two: no overflow, no fall below the normal range), and an fma adds the exact
+// product either way — bit-identical to the canonical order's decoded, block-scaled weight. w·2^−120 is the FP8
+// byte's bits placed into a float32 (fp8x8_placed_avx2, fp8x16_placed_avx512): three instructions per vector
+// instead of seven and a multiply through FP16, and the activations are scaled once per 128 rows, not per weight.
+
+/// xs[t, k] = x[t, k] · 2^(e_b − 7) for the row block whose scale exponents are srow (e_b for k block b). 0 when
+/// that is not exact for some value — a finite x whose product overflows, a nonzero x whose product falls below
+/// the normal range — or an exponent is above 134 (2^(e−7) overflows; 255 is NaN): the caller then decodes.
+AVX2 static int fp8_prescale_avx2(const float *x, int64_t ldx, int T, int64_t K, const uint8_t *srow, float *xs) {
+    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    const __m256 normal = _mm256_set1_ps(0x1p-126f), inf = _mm256_set1_ps(INFINITY), zero = _mm256_setzero_ps();
+    __m256 inexact = zero;
+    for (int64_t b = 0; b < (K + 127) / 128; b++) {
+        if (srow[b] > 134) return 0;
+        const float f = ldexpf(1.0f, (int)srow[b] - 7);
+        const int64_t k0 = b * 128, k1 = min64(k0 + 128, K);
+        for (int t = 0; t < T; t++) {
+            int64_t k = k0;
+            for (; k + 8 <= k1; k += 8) {
+                const __m256 v = _mm256_loadu_ps(x + t * ldx + k), scaled = _mm256_mul_ps(v, _mm256_set1_ps(f));
+                const __m256 a = _mm256_and_ps(v, magnitude), as = _mm256_and_ps(scaled, magnitude);
+                inexact = _mm256_or_ps(inexact, _mm256_and_ps(_mm256_cmp_ps(a, inf, _CMP_LT_OQ), _mm256_cmp_ps(as, inf, _CMP_EQ_OQ)));
+                inexact = _mm256_or_ps(inexact, _mm256_and_ps(_mm256_cmp_ps(a, zero, _CMP_NEQ_OQ), _mm256_cmp_ps(as, normal, _CMP_LT_OQ)));
+                _mm256_storeu_ps(xs + t * K + k, scaled);
+            }
+            for (; k < k1; k++) {
+                const float v = x[t * ldx + k], scaled = v * f;
+                if ((fabsf(v) < INFINITY && fabsf(scaled) == INFINITY) || (v != 0 && fabsf(scaled) < 0x1p-126f)) return 0;
+                xs[t * K + k] = scaled;
+            }
+        }
+    }
+    return _mm256_movemask_ps(inexact) == 0;
+}
+
+/// Scratch for one thread's prescaled activations, kept for its next call: decode runs this for every matrix,
+/// and a fresh allocation of a few hundred KB would be mapped and faulted in each time.
+static float *thread_scratch(size_t bytes) {
+    static _Thread_local float *buffer = NULL;
+    static _Thread_local size_t capacity = 0;
+    if (bytes > capacity) {
+        free(buffer);
+        capacity = (bytes + 4095) / 4096 * 4096;
+        buffer = aligned_alloc(64, capacity);
+        if (!buffer) capacity = 0;
+    }
+    return buffer;
+}
+
 // ---------------------------------------------------------------- AVX-512
 
 AVX512 static inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
@@ -388,6 +441,56 @@ AVX512 static inline __attribute__((always_inline)) void fused_f32(const nw_matr
     for (; n < n1; n++) fused_wide_rows(w, x, ldx, out, ldo, T, 1, n, 0);
 }
 
+/// 16 FP8 codes placed as float32 bits: the codes' values × 2^−120 (see fp8x8_placed_avx2).
+AVX512 static inline __m512 fp8x16_placed_avx512(__m128i codes) {
+    return _mm512_castsi512_ps(_mm512_and_si512(_mm512_slli_epi32(_mm512_cvtepi8_epi32(codes), 20), _mm512_set1_epi32((int)0x87F00000u)));
+}
+
+/// Rows n … n+R−1 against prescaled activations xs (fp8_prescale_avx2); NaN codes caught as in fused_fp8_placed_rows.
+AVX512 static inline __attribute__((always_inline)) void fused_fp8_placed_rows_avx512(const nw_matrix *w, const float *xs,
+                                                                                    float *out, int64_t ldo, int T, int R,
+                                                                                    int64_t n) {
+    const int64_t K = w->cols;
+    const __m128i high = _mm_set1_epi8((char)0x80);
+    __m512 acc[4][MAXT];
+    __m128i seen[4];
+    for (int r = 0; r < R; r++) {
+        seen[r] = high;
+        for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+    }
+    for (int64_t k = 0; k < K; k += 16) {
+        const __mmask16 m = tail_mask(K - k);  // masked-off codes read as 0, their activations as 0
+        for (int r = 0; r < R; r++) {         // rows innermost: independent FMA chains back to back
+            const __m128i codes = _mm_maskz_loadu_epi8(m, (const uint8_t *)w->data + (n + r) * K + k);
+            seen[r] = _mm_max_epu8(seen[r], _mm_or_si128(codes, high));
+            const __m512 f = fp8x16_placed_avx512(codes);
+            for (int t = 0; t < T; t++) acc[r][t] = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(m, xs + t * K + k), acc[r][t]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        const int nan = _mm_movemask_epi8(_mm_cmpeq_epi8(seen[r], _mm_set1_epi8((char)0xFF))) != 0;
+        for (int t = 0; t < T; t++) out[t * ldo + n + r] = nan ? NAN : reduce(acc[r][t]);
+    }
+}
+
+/// FP8 rows n0 … n1−1 by 128-row blocks: prescaled activations and placed codes, or the FP16 decoder where the
+/// prescale would not be exact.
+AVX512 static inline __attribute__((always_inline)) void fused_fp8_placed(const nw_matrix *w, const float *x, int64_t ldx, float *out,
+                                                                        int64_t ldo, int T, int64_t n0, int64_t n1) {
+    const int64_t K = w->cols, kb = (K + 127) / 128;
+    float *xs = thread_scratch((size_t)(T * K) * sizeof(float));
+    for (int64_t b0 = n0, b1; b0 < n1; b0 = b1) {
+        b1 = min64((b0 / 128 + 1) * 128, n1);
+        if (xs && fp8_prescale_avx2(x, ldx, T, K, w->scale + (b0 / 128) * kb, xs)) {
+            int64_t n = b0;
+            for (; n + ROWS_AVX512(T) <= b1; n += ROWS_AVX512(T)) fused_fp8_placed_rows_avx512(w, xs, out, ldo, T, ROWS_AVX512(T), n);
+            for (; n < b1; n++) fused_fp8_placed_rows_avx512(w, xs, out, ldo, T, 1, n);
+        } else {
+            fused_fp8(w, x, ldx, out, ldo, T, b0, b1);
+        }
+    }
+}
+
 #define SPECIALIZE(ISA, name)                                                                                   \
     ISA static void name##_t(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int T,   \
                              int64_t n0, int64_t n1) {                                                          \
@@ -400,7 +503,7 @@ AVX512 static inline __attribute__((always_inline)) void fused_f32(const nw_matr
     }
 
 // The row count fixed at compile time, so the per-row accumulators stay in registers.
-SPECIALIZE(AVX512, fused_fp8)
+SPECIALIZE(AVX512, fused_fp8_placed)
 SPECIALIZE(AVX512, fused_fp4)
 SPECIALIZE(AVX512, fused_bf16)
 SPECIALIZE(AVX512, fused_f32)
@@ -412,7 +515,7 @@ void nw_matmul_fused_avx512(const nw_matrix *w, const float *x, int64_t ldx, flo
         const float *xt = x + t0 * ldx;
         float *ot = out + t0 * ldo;
         switch (w->format) {
-        case NW_FORMAT_FP8: fused_fp8_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
+        case NW_FORMAT_FP8: fused_fp8_placed_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
         case NW_FORMAT_FP4: fused_fp4_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
         case NW_FORMAT_BF16: fused_bf16_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
         default: fused_f32_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
@@ -473,8 +576,6 @@ void nw_matmul_gemm_avx512(const nw_matrix *w, const float *x, int64_t ldx, floa
 }
 
 // ---------------------------------------------------------------- AVX2
-
-static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /// Loads n floats (0 ≤ n ≤ 8), zero-filling the rest.
 AVX2 static inline __m256 load8(const float *p, int64_t n) {
@@ -552,13 +653,6 @@ AVX2 static inline __attribute__((always_inline)) void fused_fp8_avx2(const nw_m
     for (; n < n1; n++) fused_fp8_avx2_rows(w, x, ldx, out, ldo, T, 1, n);
 }
 
-// FP8 decode without decoding. A row block's 128 × 128 weight blocks share one scale 2^(e−127) per k block,
-// so the scale can move from the weights to the activations: (w·2^(e−127))·x = (w·2^−120)·(x·2^(e−7)) whenever
-// x·2^(e−7) is exact (a power of two: no overflow, no fall below the normal range), and an fma adds the exact
-// product either way — bit-identical to the canonical order's decoded, block-scaled weight. w·2^−120 is the FP8
-// byte's bits placed into a float32 (fp8x8_placed_avx2): three instructions per 8 weights instead of seven and a
-// multiply, and the activations are scaled once per 128 rows, not per weight.
-
 /// 8 FP8 E4M3 codes placed as float32 bits, S.EEEE.MMM → S.0000EEEE.MMM and 20 zero bits: exactly the code's
 /// value × 2^−120 (subnormal codes land on float32 subnormals, exact too, and rare in real weights). NaN codes
 /// land on finite values: the caller catches them.
@@ -611,50 +705,6 @@ AVX2 static inline __attribute__((always_inline)) void fused_fp8_placed_rows(con
         const int nan = _mm256_movemask_epi8(_mm256_cmpeq_epi8(seen[r], _mm256_set1_epi8((char)0xFF))) != 0;
         for (int t = 0; t < T; t++) out[t * ldo + n + r] = nan ? NAN : reduce_avx2(acc[r][t]);
     }
-}
-
-/// xs[t, k] = x[t, k] · 2^(e_b − 7) for the row block whose scale exponents are srow (e_b for k block b). 0 when
-/// that is not exact for some value — a finite x whose product overflows, a nonzero x whose product falls below
-/// the normal range — or an exponent is above 134 (2^(e−7) overflows; 255 is NaN): the caller then decodes.
-AVX2 static int fp8_prescale_avx2(const float *x, int64_t ldx, int T, int64_t K, const uint8_t *srow, float *xs) {
-    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
-    const __m256 normal = _mm256_set1_ps(0x1p-126f), inf = _mm256_set1_ps(INFINITY), zero = _mm256_setzero_ps();
-    __m256 inexact = zero;
-    for (int64_t b = 0; b < (K + 127) / 128; b++) {
-        if (srow[b] > 134) return 0;
-        const float f = ldexpf(1.0f, (int)srow[b] - 7);
-        const int64_t k0 = b * 128, k1 = min64(k0 + 128, K);
-        for (int t = 0; t < T; t++) {
-            int64_t k = k0;
-            for (; k + 8 <= k1; k += 8) {
-                const __m256 v = _mm256_loadu_ps(x + t * ldx + k), scaled = _mm256_mul_ps(v, _mm256_set1_ps(f));
-                const __m256 a = _mm256_and_ps(v, magnitude), as = _mm256_and_ps(scaled, magnitude);
-                inexact = _mm256_or_ps(inexact, _mm256_and_ps(_mm256_cmp_ps(a, inf, _CMP_LT_OQ), _mm256_cmp_ps(as, inf, _CMP_EQ_OQ)));
-                inexact = _mm256_or_ps(inexact, _mm256_and_ps(_mm256_cmp_ps(a, zero, _CMP_NEQ_OQ), _mm256_cmp_ps(as, normal, _CMP_LT_OQ)));
-                _mm256_storeu_ps(xs + t * K + k, scaled);
-            }
-            for (; k < k1; k++) {
-                const float v = x[t * ldx + k], scaled = v * f;
-                if ((fabsf(v) < INFINITY && fabsf(scaled) == INFINITY) || (v != 0 && fabsf(scaled) < 0x1p-126f)) return 0;
-                xs[t * K + k] = scaled;
-            }
-        }
-    }
-    return _mm256_movemask_ps(inexact) == 0;
-}
-
-/// Scratch for one thread's prescaled activations, kept for its next call: decode runs this for every matrix,
-/// and a fresh allocation of a few hundred KB would be mapped and faulted in each time.
-static float *thread_scratch(size_t bytes) {
-    static _Thread_local float *buffer = NULL;
-    static _Thread_local size_t capacity = 0;
-    if (bytes > capacity) {
-        free(buffer);
-        capacity = (bytes + 4095) / 4096 * 4096;
-        buffer = aligned_alloc(64, capacity);
-        if (!buffer) capacity = 0;
-    }
-    return buffer;
 }
 
 /// FP8 rows n0 … n1−1, one 128-row block at a time: its activations prescaled (T·K multiplies per 128·K

@@ -17,6 +17,7 @@ typedef simde__mmask16 __mmask16;
 typedef simde__mmask8 __mmask8;
 
 static inline __m512i _mm512_cvtepu8_epi32(__m128i a) { uint8_t b[16]; _mm_storeu_si128((__m128i *)b, a); int32_t r[16]; for (int i = 0; i < 16; i++) r[i] = b[i]; return _mm512_loadu_si512(r); }
+static inline __m512i _mm512_cvtepi8_epi32(__m128i a) { int8_t b[16]; _mm_storeu_si128((__m128i *)b, a); int32_t r[16]; for (int i = 0; i < 16; i++) r[i] = b[i]; return _mm512_loadu_si512(r); }
 static inline __m512i _mm512_cvtepu16_epi32(__m256i a) { uint16_t b[16]; _mm256_storeu_si256((__m256i *)b, a); int32_t r[16]; for (int i = 0; i < 16; i++) r[i] = b[i]; return _mm512_loadu_si512(r); }
 static inline void _mm512_mask_storeu_ps(void *p, __mmask16 m, __m512 v) { float b[16]; _mm512_storeu_ps(b, v); for (int i = 0; i < 16; i++) if (m >> i & 1) ((float *)p)[i] = b[i]; }
 static inline __m512 _mm512_maskz_loadu_ps(__mmask16 m, const void *p) { float b[16]; for (int i = 0; i < 16; i++) b[i] = (m >> i & 1) ? ((const float *)p)[i] : 0.0f; return _mm512_loadu_ps(b); }
