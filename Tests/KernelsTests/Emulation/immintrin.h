@@ -39,7 +39,13 @@ typedef simde__mmask32 __mmask32;
 static inline __m512i _mm512_cvtepu8_epi16(__m256i a) { uint8_t b[32]; _mm256_storeu_si256((__m256i *)b, a); uint16_t r[32]; for (int i = 0; i < 32; i++) r[i] = b[i]; return _mm512_loadu_si512(r); }
 static inline __m256i _mm256_maskz_loadu_epi8(__mmask32 m, const void *p) { uint8_t b[32]; for (int i = 0; i < 32; i++) b[i] = (m >> i & 1) ? ((const uint8_t *)p)[i] : 0; return _mm256_loadu_si256((const __m256i *)b); }
 
-// The comparison predicate Quantize.c uses, which SIMDe names only with its prefix.
+// The comparison predicates Quantize.c and X86.c use, which SIMDe names only with its prefix under clang.
 #ifndef _CMP_LT_OQ
 #define _CMP_LT_OQ SIMDE_CMP_LT_OQ
+#endif
+#ifndef _CMP_EQ_OQ
+#define _CMP_EQ_OQ SIMDE_CMP_EQ_OQ
+#endif
+#ifndef _CMP_NEQ_OQ
+#define _CMP_NEQ_OQ SIMDE_CMP_NEQ_OQ
 #endif
