@@ -242,25 +242,39 @@ AVX2 float nw_dot_avx2(const float *a, const float *b, int64_t n) {
 // not depend on how its tokens were split into calls, how many sequences share a batch, or how many
 // tokens an expert received — prefix caching and batching change no output.
 //
-// Packed FP4 is the one exception to "k order": its products run in the order of the de-interleaved
-// activations (per 32 values: 8 even, 8 odd, 8 even, 8 odd), which both FP4 paths use.
+// Packed FP4 is the one exception to "k order": its products run in the order in which its decoder yields
+// the values (fp4x64_avx2; on AVX-512, its own), and the activations are permuted to match (permute_fp4).
 
 #define MAXT 4
 
-/// x rows de-interleaved for FP4 products: per 32-value block [x0 x2 … x14, x1 x3 … x15, x16 … x30, x17 … x31].
-AVX2 static float *deinterleave_fp4(const float *x, int64_t ldx, int64_t T, int64_t K) {
-    float *xd = malloc((size_t)(T * K) * sizeof(float));
-    if (!xd) return NULL;
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t k = 0; k < K; k += 16) {  // K is a multiple of 32
-            const __m256 a = _mm256_loadu_ps(x + t * ldx + k), b = _mm256_loadu_ps(x + t * ldx + k + 8);
-            // shuffle_ps works per 128-bit lane: [a0 a2 b0 b2 | a4 a6 b4 b6] → lanes' 64-bit halves reordered.
-            const __m256 even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
-            const __m256 odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
-            _mm256_storeu_ps(xd + t * K + k, even);
-            _mm256_storeu_ps(xd + t * K + k + 8, odd);
-        }
-    return xd;
+/// x rows in the order of the AVX2 FP4 decoder (fp4x64_avx2): per 64 columns, vector i (0 … 7) lane l holds
+/// column 32·(l/4) + 2·(4·(i mod 4) + l mod 4) + i/4 — low nibbles (even columns) first, each 128-bit half
+/// from its own 32-column scale block; a last block of 32 alone (fp4x32_avx2): vector i lane l holds column
+/// 16·(i mod 2) + 2·l + i/2.
+AVX2 static float *permute_fp4(const float *x, int64_t ldx, int64_t T, int64_t K) {
+    float *xp = malloc((size_t)(T * K) * sizeof(float));
+    if (!xp) return NULL;
+    for (int64_t t = 0; t < T; t++) {
+        const float *src = x + t * ldx;
+        float *dst = xp + t * K;
+        int64_t k = 0;
+        for (; k + 64 <= K; k += 64)
+            for (int m = 0; m < 4; m++) {
+                // [a0 … a3 | c0 … c3] and [a4 … a7 | c4 … c7], then the even and the odd of each half.
+                const __m256 a = _mm256_loadu_ps(src + k + 8 * m), c = _mm256_loadu_ps(src + k + 32 + 8 * m);
+                const __m256 p = _mm256_permute2f128_ps(a, c, 0x20), q = _mm256_permute2f128_ps(a, c, 0x31);
+                _mm256_storeu_ps(dst + k + 8 * m, _mm256_shuffle_ps(p, q, 0x88));
+                _mm256_storeu_ps(dst + k + 32 + 8 * m, _mm256_shuffle_ps(p, q, 0xDD));
+            }
+        if (k < K)  // K is a multiple of 32
+            for (int m = 0; m < 2; m++) {
+                const __m256 a = _mm256_loadu_ps(src + k + 16 * m), c = _mm256_loadu_ps(src + k + 16 * m + 8);
+                const __m256 p = _mm256_permute2f128_ps(a, c, 0x20), q = _mm256_permute2f128_ps(a, c, 0x31);
+                _mm256_storeu_ps(dst + k + 8 * m, _mm256_shuffle_ps(p, q, 0x88));
+                _mm256_storeu_ps(dst + k + 16 + 8 * m, _mm256_shuffle_ps(p, q, 0xDD));
+            }
+    }
+    return xp;
 }
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -726,44 +740,96 @@ AVX2 static inline __attribute__((always_inline)) void fused_fp8_placed_avx2(con
     }
 }
 
-/// A block's FP4 table for fp4x16_table_avx2: the 8 magnitudes times the block scale, each entry's bits
-/// XORed with its index shifted to bits 28..30, which the lookup XORs back in (see there).
-AVX2 static inline __m256 fp4_table_avx2(__m256 magnitudes, float scale) {
-    const __m256i index = _mm256_setr_epi32(0, 1 << 28, 2 << 28, 3 << 28, 4 << 28, 5 << 28, 6 << 28, 7 << 28);
-    return _mm256_xor_ps(_mm256_mul_ps(magnitudes, _mm256_set1_ps(scale)), _mm256_castsi256_ps(index));
+// FP4 by byte lookups. A nibble S.EE.M is ±{0, 0.5, 1, 1.5, 2, 3, 4, 6}[EEM]; vpshufb looks up both bytes of the
+// value's BF16 bits (16 entries: sign included), unpacks widen them to float32, and one multiply by the block
+// scale (a power of two) gives exactly the scalar decoder's magnitude × scale. All 64 values of 32 bytes take
+// 17 shuffles and 8 multiplies, where a float permute table (a 2-µop vpermd on Zen 3) took 16 permutes, 24
+// shifts and 16 XORs: the shuffle ports, the bottleneck there, do about half the work.
+static const uint8_t fp4_bf16_low[16] = {0x00, 0x00, 0x80, 0xC0, 0x00, 0x40, 0x80, 0xC0, 0x00, 0x00, 0x80, 0xC0, 0x00, 0x40, 0x80, 0xC0};
+static const uint8_t fp4_bf16_high[16] = {0x00, 0x3F, 0x3F, 0x3F, 0x40, 0x40, 0x40, 0x40, 0x80, 0xBF, 0xBF, 0xBF, 0xC0, 0xC0, 0xC0, 0xC0};
+
+/// 64 FP4 values (32 bytes: two scale blocks) → v[0 … 7] in permute_fp4's order, times s = [scale of the first
+/// block × 4 | scale of the second × 4] (vpshufb and the unpacks work within 128-bit halves, one block each).
+AVX2 static inline __attribute__((always_inline)) void fp4x64_avx2(const uint8_t *p, __m256 s, __m256 v[8]) {
+    const __m256i low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fp4_bf16_low));
+    const __m256i high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fp4_bf16_high));
+    const __m256i nibble = _mm256_set1_epi8(0x0F), zero = _mm256_setzero_si256();
+    const __m256i b = _mm256_loadu_si256((const __m256i *)p);
+    const __m256i n[2] = {_mm256_and_si256(b, nibble), _mm256_and_si256(_mm256_srli_epi16(b, 4), nibble)};
+    for (int h = 0; h < 2; h++) {  // low nibbles (even columns), then high
+        const __m256i bl = _mm256_shuffle_epi8(low, n[h]), bh = _mm256_shuffle_epi8(high, n[h]);
+        const __m256i w0 = _mm256_unpacklo_epi8(bl, bh), w1 = _mm256_unpackhi_epi8(bl, bh);  // BF16 words
+        v[4 * h + 0] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, w0)), s);
+        v[4 * h + 1] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, w0)), s);
+        v[4 * h + 2] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, w1)), s);
+        v[4 * h + 3] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, w1)), s);
+    }
 }
 
-/// 16 packed FP4 codes (8 bytes) → even and odd values, already scaled, in three operations per 8: the
-/// permute reads the nibble's low 3 bits, and XOR with (nibble << 28) both cancels the table's index bits
-/// and sets the sign from bit 3. The values are the products magnitude × scale, as in the scalar decoder.
-AVX2 static inline void fp4x16_table_avx2(const uint8_t *p, __m256 table, __m256 *even, __m256 *odd) {
-    const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
-    const __m256i v4 = _mm256_srli_epi32(v, 4);
-    *even = _mm256_xor_ps(_mm256_permutevar8x32_ps(table, v), _mm256_castsi256_ps(_mm256_slli_epi32(v, 28)));
-    *odd = _mm256_xor_ps(_mm256_permutevar8x32_ps(table, v4), _mm256_castsi256_ps(_mm256_slli_epi32(v4, 28)));
+/// A last block of 32 FP4 values (16 bytes) → v[0 … 3] in permute_fp4's order, times its scale s.
+AVX2 static inline void fp4x32_avx2(const uint8_t *p, __m256 s, __m256 v[4]) {
+    const __m128i low = _mm_loadu_si128((const __m128i *)fp4_bf16_low), high = _mm_loadu_si128((const __m128i *)fp4_bf16_high);
+    const __m128i nibble = _mm_set1_epi8(0x0F), b = _mm_loadu_si128((const __m128i *)p);
+    const __m128i n[2] = {_mm_and_si128(b, nibble), _mm_and_si128(_mm_srli_epi16(b, 4), nibble)};
+    for (int h = 0; h < 2; h++) {
+        const __m128i bl = _mm_shuffle_epi8(low, n[h]), bh = _mm_shuffle_epi8(high, n[h]);
+        v[2 * h + 0] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_unpacklo_epi8(bl, bh)), 16)), s);
+        v[2 * h + 1] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_unpackhi_epi8(bl, bh)), 16)), s);
+    }
 }
 
-/// x de-interleaved (deinterleave_fp4): the low nibbles meet their activations without shuffling weights.
+/// The scales of two consecutive FP4 blocks as fp4x64_avx2 takes them.
+AVX2 static inline __m256 fp4_scales_avx2(const uint8_t *e) {
+    return _mm256_set_m128(_mm_set1_ps(e8m0(e[1])), _mm_set1_ps(e8m0(e[0])));
+}
+
+/// x permuted (permute_fp4, K floats per row): each decoded vector meets its activations as they lie.
+/// x permuted (permute_fp4, K floats per row): each decoded vector meets its activations as they lie.
 AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2_rows(const nw_matrix *w, const float *x, int64_t ldx,
                                                                          float *out, int64_t ldo, int T, int R, int64_t n) {
     const int64_t K = w->cols;
-    const __m256 magnitudes = _mm256_loadu_ps(nw_fp4_e2m1_table);
     __m256 acc[4][MAXT];
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < K / 32; b++) {
-        __m256 table[4];
-        for (int r = 0; r < R; r++) table[r] = fp4_table_avx2(magnitudes, e8m0(w->scale[(n + r) * (K / 32) + b]));
+    const __m256i low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fp4_bf16_low));
+    const __m256i high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fp4_bf16_high));
+    const __m256i nibble = _mm256_set1_epi8(0x0F), zero = _mm256_setzero_si256();
+    int64_t k = 0;
+    for (; k + 64 <= K; k += 64) {
+        __m256i nib[4][2];
+        __m256 s[4];
+        for (int r = 0; r < R; r++) {
+            const __m256i b = _mm256_loadu_si256((const __m256i *)((const uint8_t *)w->data + (n + r) * (K / 2) + k / 2));
+            // The next row group's bytes: each row is a short stream (K/2 bytes), and the hardware prefetcher
+            // takes a while to pick up every new one.
+            _mm_prefetch((const char *)w->data + (n + r + R) * (K / 2) + k / 2, _MM_HINT_T0);
+            nib[r][0] = _mm256_and_si256(b, nibble);
+            nib[r][1] = _mm256_and_si256(_mm256_srli_epi16(b, 4), nibble);
+            s[r] = fp4_scales_avx2(w->scale + (n + r) * (K / 32) + k / 32);
+        }
+        // Rows innermost at every step, so their FMA chains advance together (one row's chunk is a chain of 8).
         for (int h = 0; h < 2; h++) {
-            for (int r = 0; r < R; r++) {  // rows innermost: independent FMA chains back to back
-                __m256 ev, od;
-                fp4x16_table_avx2((const uint8_t *)w->data + (n + r) * (K / 2) + b * 16 + h * 8, table[r], &ev, &od);
-                for (int t = 0; t < T; t++) {
-                    const float *xt = x + t * ldx + b * 32 + h * 16;
-                    acc[r][t] = _mm256_fmadd_ps(ev, _mm256_loadu_ps(xt), acc[r][t]);
-                    acc[r][t] = _mm256_fmadd_ps(od, _mm256_loadu_ps(xt + 8), acc[r][t]);
+            for (int half = 0; half < 2; half++) {
+                for (int r = 0; r < R; r++) {
+                    const __m256i bl = _mm256_shuffle_epi8(low, nib[r][h]), bh = _mm256_shuffle_epi8(high, nib[r][h]);
+                    const __m256i wd = half ? _mm256_unpackhi_epi8(bl, bh) : _mm256_unpacklo_epi8(bl, bh);
+                    const __m256 v0 = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, wd)), s[r]);
+                    const __m256 v1 = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, wd)), s[r]);
+                    const int64_t j = k + 32 * h + 16 * half;
+                    for (int t = 0; t < T; t++) {
+                        acc[r][t] = _mm256_fmadd_ps(v0, _mm256_loadu_ps(x + t * ldx + j), acc[r][t]);
+                        acc[r][t] = _mm256_fmadd_ps(v1, _mm256_loadu_ps(x + t * ldx + j + 8), acc[r][t]);
+                    }
                 }
             }
+        }
+    }
+    if (k < K) {
+        for (int r = 0; r < R; r++) {
+            __m256 v[4];
+            fp4x32_avx2((const uint8_t *)w->data + (n + r) * (K / 2) + k / 2, _mm256_set1_ps(e8m0(w->scale[(n + r) * (K / 32) + k / 32])), v);
+            for (int i = 0; i < 4; i++)
+                for (int t = 0; t < T; t++) acc[r][t] = _mm256_fmadd_ps(v[i], _mm256_loadu_ps(x + t * ldx + k + 8 * i), acc[r][t]);
         }
     }
     for (int r = 0; r < R; r++)
@@ -830,7 +896,7 @@ void nw_matmul_fused_avx2(const nw_matrix *w, const float *x, int64_t ldx, float
                           int64_t n0, int64_t n1) {
     float *xd = NULL;
     if (w->format == NW_FORMAT_FP4) {
-        xd = deinterleave_fp4(x, ldx, T, w->cols);
+        xd = permute_fp4(x, ldx, T, w->cols);
         if (!xd) {  // no memory for the copy: the generic path (still correct, other rounding order)
             float row[w->cols];
             for (int64_t n = n0; n < n1; n++) {
@@ -865,20 +931,20 @@ void nw_matmul_fused_avx2(const nw_matrix *w, const float *x, int64_t ldx, float
 
 #define GEMM_XB 48
 
-/// An FP4 row decoded in the order of the de-interleaved activations.
-AVX2 static void decode_fp4_row_deinterleaved(const nw_matrix *w, int64_t n, float *row) {
+/// An FP4 row decoded in the order of the permuted activations (permute_fp4).
+AVX2 static void decode_fp4_row_permuted(const nw_matrix *w, int64_t n, float *row) {
     const int64_t K = w->cols;
-    const __m256 magnitudes = _mm256_loadu_ps(nw_fp4_e2m1_table);
-    const uint8_t *src = (const uint8_t *)w->data + n * (K / 2);
-    const uint8_t *srow = w->scale + n * (K / 32);
-    for (int64_t b = 0; b < K / 32; b++) {
-        const __m256 table = fp4_table_avx2(magnitudes, e8m0(srow[b]));
-        for (int h = 0; h < 2; h++) {
-            __m256 ev, od;
-            fp4x16_table_avx2(src + b * 16 + h * 8, table, &ev, &od);
-            _mm256_storeu_ps(row + b * 32 + h * 16, ev);
-            _mm256_storeu_ps(row + b * 32 + h * 16 + 8, od);
-        }
+    const uint8_t *src = (const uint8_t *)w->data + n * (K / 2), *srow = w->scale + n * (K / 32);
+    int64_t k = 0;
+    for (; k + 64 <= K; k += 64) {
+        __m256 v[8];
+        fp4x64_avx2(src + k / 2, fp4_scales_avx2(srow + k / 32), v);
+        for (int i = 0; i < 8; i++) _mm256_storeu_ps(row + k + 8 * i, v[i]);
+    }
+    if (k < K) {
+        __m256 v[4];
+        fp4x32_avx2(src + k / 2, _mm256_set1_ps(e8m0(srow[k / 32])), v);
+        for (int i = 0; i < 4; i++) _mm256_storeu_ps(row + k + 8 * i, v[i]);
     }
 }
 
@@ -937,7 +1003,7 @@ void nw_matmul_gemm_avx2(const nw_matrix *w, const float *x, int64_t ldx, float 
     const int64_t K = w->cols;
     float *xd = NULL;
     if (w->format == NW_FORMAT_FP4) {
-        xd = deinterleave_fp4(x, ldx, T, K);
+        xd = permute_fp4(x, ldx, T, K);
         if (!xd) {
             for (int64_t n = n0; n < n1; n++) {
                 nw_dequantize_row_generic(w, n, panel);
@@ -953,7 +1019,7 @@ void nw_matmul_gemm_avx2(const nw_matrix *w, const float *x, int64_t ldx, float 
         for (int64_t n = n0; n < n1; n += 4) {
             const int rows = n1 - n < 4 ? (int)(n1 - n) : 4;
             for (int i = 0; i < rows; i++) {
-                if (w->format == NW_FORMAT_FP4) decode_fp4_row_deinterleaved(w, n + i, panel + i * K);
+                if (w->format == NW_FORMAT_FP4) decode_fp4_row_permuted(w, n + i, panel + i * K);
                 else nw_dequantize_row_avx2(w, n + i, panel + i * K);
             }
             for (int i = rows; i < 4; i++) memset(panel + i * K, 0, (size_t)K * sizeof(float));
