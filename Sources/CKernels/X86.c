@@ -704,6 +704,7 @@ AVX2 static inline __attribute__((always_inline)) void fused_fp8_placed_rows(con
         for (int r = 0; r < R; r++) {
             const __m256i codes = _mm256_loadu_si256((const __m256i *)((const uint8_t *)w->data + (n + r) * K + k));
             seen[r] = _mm256_max_epu8(seen[r], _mm256_or_si256(codes, high));
+            _mm_prefetch((const char *)w->data + (n + r + R) * K + k, _MM_HINT_T0);  // the next row group (see fused_fp4_avx2_rows)
         }
     }
     for (; k < K; k += 8) {  // the last values: zero-padded vectors, as in every path
