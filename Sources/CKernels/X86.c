@@ -1,8 +1,8 @@
 // x86-64 implementations with per-function target attributes: compiled into every build, called only
 // when the CPU reports the features (see MatMul.c). Dequantization decodes FP8 E4M3 by bit placement
 // and integer exponent rebiasing (exact, no denormal intermediates), or through FP16 and F16C where that is
-// cheaper; the AVX2 decode kernels skip decoding, multiplying the placed bits by prescaled activations;
-// FP4 E2M1 goes through a permute table.
+// cheaper; the FP8 decode kernels skip decoding, multiplying the placed bits by prescaled activations.
+// FP4 E2M1 goes through a permute table, or in the AVX2 products through byte lookups (fp4x64_avx2).
 #if defined(__x86_64__)
 #include "Dispatch.h"
 
@@ -164,7 +164,7 @@ AVX2 void nw_dequantize_row_avx2(const nw_matrix *w, int64_t n, float *row) {
             const __m256 s = _mm256_set1_ps(sf);
             const int64_t k1 = (b + 1) * 128 < K ? (b + 1) * 128 : K;
             int64_t k = b * 128;
-            if (srow[b] < FP8_FAST_SCALE_LIMIT) {  // through FP16, as the fused kernels decode: half the instructions
+            if (srow[b] < FP8_FAST_SCALE_LIMIT) {  // through FP16 (fp8x16_avx2): half the instructions of the direct decoder
                 const __m256 s256 = _mm256_set1_ps(sf * 256.0f);
                 for (; k + 16 <= k1; k += 16) {
                     __m256 lo, hi;
@@ -923,12 +923,12 @@ void nw_matmul_fused_avx2(const nw_matrix *w, const float *x, int64_t ldx, float
     free(xd);
 }
 
-// AVX2 prefill GEMM (large T): weight rows decoded four at a time into a small float panel (FP4 in the
-// de-interleaved order of its fused kernel); activation rows in blocks of GEMM_XB rows (mostly in L2 across
-// the row range; each panel is decoded once per block, so larger blocks amortise the decoding — 48 measured
-// 8% faster prefill than 24) and micro-tiles of 3, so every loaded weight vector feeds three FMAs and every
-// activation vector four: 12 accumulators + 3 activation registers fill the 16 ymm registers. Leftover
-// rows take a 4 × 1 tile (four independent chains). Each accumulator follows the canonical order.
+// AVX2 prefill GEMM (large T): weight rows decoded four at a time into a small float panel (FP4 in the order of its
+// byte-lookup decoder, as the fused kernels); activation rows in blocks of GEMM_XB rows (mostly in L2 across the
+// row range; each panel is decoded once per block, so larger blocks amortise the decoding — 48 measured 8% faster
+// prefill than 24) and micro-tiles of 3, so every loaded weight vector feeds three FMAs and every activation vector
+// four: 12 accumulators + 3 activation registers fill the 16 ymm registers. Leftover rows take a 4 × 1 tile (four
+// independent chains). Each accumulator follows the canonical order.
 
 #define GEMM_XB 48
 
