@@ -460,10 +460,9 @@ AVX512 static inline __m512 fp8x16_placed_avx512(__m128i codes) {
     return _mm512_castsi512_ps(_mm512_and_si512(_mm512_slli_epi32(_mm512_cvtepi8_epi32(codes), 20), _mm512_set1_epi32((int)0x87F00000u)));
 }
 
-/// Rows n … n+R−1 against prescaled activations xs (fp8_prescale_avx2); NaN codes caught as in fused_fp8_placed_rows.
-AVX512 static inline __attribute__((always_inline)) void fused_fp8_placed_rows_avx512(const nw_matrix *w, const float *xs,
-                                                                                    float *out, int64_t ldo, int T, int R,
-                                                                                    int64_t n) {
+/// Rows n … n+R−1 against prescaled activations xs (fp8_prescale_avx2); NaN codes caught as in fused_fp8_placed_avx2_rows.
+AVX512 static inline __attribute__((always_inline)) void fused_fp8_placed_rows(const nw_matrix *w, const float *xs, float *out,
+                                                                             int64_t ldo, int T, int R, int64_t n) {
     const int64_t K = w->cols;
     const __m128i high = _mm_set1_epi8((char)0x80);
     __m512 acc[4][MAXT];
@@ -497,8 +496,8 @@ AVX512 static inline __attribute__((always_inline)) void fused_fp8_placed(const 
         b1 = min64((b0 / 128 + 1) * 128, n1);
         if (xs && fp8_prescale_avx2(x, ldx, T, K, w->scale + (b0 / 128) * kb, xs)) {
             int64_t n = b0;
-            for (; n + ROWS_AVX512(T) <= b1; n += ROWS_AVX512(T)) fused_fp8_placed_rows_avx512(w, xs, out, ldo, T, ROWS_AVX512(T), n);
-            for (; n < b1; n++) fused_fp8_placed_rows_avx512(w, xs, out, ldo, T, 1, n);
+            for (; n + ROWS_AVX512(T) <= b1; n += ROWS_AVX512(T)) fused_fp8_placed_rows(w, xs, out, ldo, T, ROWS_AVX512(T), n);
+            for (; n < b1; n++) fused_fp8_placed_rows(w, xs, out, ldo, T, 1, n);
         } else {
             fused_fp8(w, x, ldx, out, ldo, T, b0, b1);
         }
@@ -678,8 +677,9 @@ AVX2 static inline __m256 fp8x8_placed_avx2(const uint8_t *p) {
 /// Rows n … n+R−1 against T rows of prescaled activations xs (K floats each). A NaN code (S.1111.111) makes its
 /// row's products NaN, as decoding it would: each row keeps the byte-wise maximum of its codes | 0x80, which is
 /// 0xFF only if one was there.
-AVX2 static inline __attribute__((always_inline)) void fused_fp8_placed_rows(const nw_matrix *w, const float *xs, float *out,
-                                                                           int64_t ldo, int T, int R, int64_t n) {
+AVX2 static inline __attribute__((always_inline)) void fused_fp8_placed_avx2_rows(const nw_matrix *w, const float *xs,
+                                                                                float *out, int64_t ldo, int T, int R,
+                                                                                int64_t n) {
     const int64_t K = w->cols;
     const __m256i high = _mm256_set1_epi8((char)0x80);
     __m256 acc[4][MAXT];
@@ -733,8 +733,8 @@ AVX2 static inline __attribute__((always_inline)) void fused_fp8_placed_avx2(con
         b1 = min64((b0 / 128 + 1) * 128, n1);
         if (xs && fp8_prescale_avx2(x, ldx, T, K, w->scale + (b0 / 128) * kb, xs)) {
             int64_t n = b0;
-            for (; n + ROWS_AVX2(T) <= b1; n += ROWS_AVX2(T)) fused_fp8_placed_rows(w, xs, out, ldo, T, ROWS_AVX2(T), n);
-            for (; n < b1; n++) fused_fp8_placed_rows(w, xs, out, ldo, T, 1, n);
+            for (; n + ROWS_AVX2(T) <= b1; n += ROWS_AVX2(T)) fused_fp8_placed_avx2_rows(w, xs, out, ldo, T, ROWS_AVX2(T), n);
+            for (; n < b1; n++) fused_fp8_placed_avx2_rows(w, xs, out, ldo, T, 1, n);
         } else {
             fused_fp8_avx2(w, x, ldx, out, ldo, T, b0, b1);
         }
