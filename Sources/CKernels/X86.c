@@ -749,22 +749,37 @@ AVX2 static inline __attribute__((always_inline)) void fused_fp8_placed_avx2(con
 static const uint8_t fp4_bf16_low[16] = {0x00, 0x00, 0x80, 0xC0, 0x00, 0x40, 0x80, 0xC0, 0x00, 0x00, 0x80, 0xC0, 0x00, 0x40, 0x80, 0xC0};
 static const uint8_t fp4_bf16_high[16] = {0x00, 0x3F, 0x3F, 0x3F, 0x40, 0x40, 0x40, 0x40, 0x80, 0xBF, 0xBF, 0xBF, 0xC0, 0xC0, 0xC0, 0xC0};
 
+/// The low and the high nibbles of 32 FP4 bytes, each in its own byte.
+AVX2 static inline __attribute__((always_inline)) void fp4_nibbles_avx2(const uint8_t *p, __m256i nib[2]) {
+    const __m256i b = _mm256_loadu_si256((const __m256i *)p), nibble = _mm256_set1_epi8(0x0F);
+    nib[0] = _mm256_and_si256(b, nibble);
+    nib[1] = _mm256_and_si256(_mm256_srli_epi16(b, 4), nibble);
+}
+
+/// The byte tables for fp4_quarter_avx2, in both 128-bit halves (loaded once by the caller, outside its loops).
+AVX2 static inline __attribute__((always_inline)) void fp4_tables_avx2(__m256i *low, __m256i *high) {
+    *low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fp4_bf16_low));
+    *high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fp4_bf16_high));
+}
+
+/// A quarter of fp4x64_avx2's output, v[4·h + 2·half] and the next: nibbles nib (h = 0 low, 1 high), the low
+/// (half = 0) or high 8 of each 128-bit half looked up in the tables, widened, times s.
+AVX2 static inline __attribute__((always_inline)) void fp4_quarter_avx2(__m256i low, __m256i high, __m256i nib, int half, __m256 s,
+                                                                      __m256 *v0, __m256 *v1) {
+    const __m256i bl = _mm256_shuffle_epi8(low, nib), bh = _mm256_shuffle_epi8(high, nib);
+    const __m256i wd = half ? _mm256_unpackhi_epi8(bl, bh) : _mm256_unpacklo_epi8(bl, bh);  // BF16 words
+    *v0 = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(_mm256_setzero_si256(), wd)), s);
+    *v1 = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(_mm256_setzero_si256(), wd)), s);
+}
+
 /// 64 FP4 values (32 bytes: two scale blocks) → v[0 … 7] in permute_fp4's order, times s = [scale of the first
 /// block × 4 | scale of the second × 4] (vpshufb and the unpacks work within 128-bit halves, one block each).
 AVX2 static inline __attribute__((always_inline)) void fp4x64_avx2(const uint8_t *p, __m256 s, __m256 v[8]) {
-    const __m256i low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fp4_bf16_low));
-    const __m256i high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fp4_bf16_high));
-    const __m256i nibble = _mm256_set1_epi8(0x0F), zero = _mm256_setzero_si256();
-    const __m256i b = _mm256_loadu_si256((const __m256i *)p);
-    const __m256i n[2] = {_mm256_and_si256(b, nibble), _mm256_and_si256(_mm256_srli_epi16(b, 4), nibble)};
-    for (int h = 0; h < 2; h++) {  // low nibbles (even columns), then high
-        const __m256i bl = _mm256_shuffle_epi8(low, n[h]), bh = _mm256_shuffle_epi8(high, n[h]);
-        const __m256i w0 = _mm256_unpacklo_epi8(bl, bh), w1 = _mm256_unpackhi_epi8(bl, bh);  // BF16 words
-        v[4 * h + 0] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, w0)), s);
-        v[4 * h + 1] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, w0)), s);
-        v[4 * h + 2] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, w1)), s);
-        v[4 * h + 3] = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, w1)), s);
-    }
+    __m256i low, high, nib[2];
+    fp4_tables_avx2(&low, &high);
+    fp4_nibbles_avx2(p, nib);
+#pragma clang loop unroll(full)
+    for (int q = 0; q < 4; q++) fp4_quarter_avx2(low, high, nib[q / 2], q % 2, s, &v[2 * q], &v[2 * q + 1]);
 }
 
 /// A last block of 32 FP4 values (16 bytes) → v[0 … 3] in permute_fp4's order, times its scale s.
@@ -785,42 +800,35 @@ AVX2 static inline __m256 fp4_scales_avx2(const uint8_t *e) {
 }
 
 /// x permuted (permute_fp4, K floats per row): each decoded vector meets its activations as they lie.
-/// x permuted (permute_fp4, K floats per row): each decoded vector meets its activations as they lie.
 AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2_rows(const nw_matrix *w, const float *x, int64_t ldx,
                                                                          float *out, int64_t ldo, int T, int R, int64_t n) {
     const int64_t K = w->cols;
     __m256 acc[4][MAXT];
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
-    const __m256i low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fp4_bf16_low));
-    const __m256i high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fp4_bf16_high));
-    const __m256i nibble = _mm256_set1_epi8(0x0F), zero = _mm256_setzero_si256();
+    __m256i low, high;
+    fp4_tables_avx2(&low, &high);
     int64_t k = 0;
     for (; k + 64 <= K; k += 64) {
         __m256i nib[4][2];
         __m256 s[4];
         for (int r = 0; r < R; r++) {
-            const __m256i b = _mm256_loadu_si256((const __m256i *)((const uint8_t *)w->data + (n + r) * (K / 2) + k / 2));
+            fp4_nibbles_avx2((const uint8_t *)w->data + (n + r) * (K / 2) + k / 2, nib[r]);
             // The next row group's bytes: each row is a short stream (K/2 bytes), and the hardware prefetcher
             // takes a while to pick up every new one.
             _mm_prefetch((const char *)w->data + (n + r + R) * (K / 2) + k / 2, _MM_HINT_T0);
-            nib[r][0] = _mm256_and_si256(b, nibble);
-            nib[r][1] = _mm256_and_si256(_mm256_srli_epi16(b, 4), nibble);
             s[r] = fp4_scales_avx2(w->scale + (n + r) * (K / 32) + k / 32);
         }
-        // Rows innermost at every step, so their FMA chains advance together (one row's chunk is a chain of 8).
-        for (int h = 0; h < 2; h++) {
-            for (int half = 0; half < 2; half++) {
-                for (int r = 0; r < R; r++) {
-                    const __m256i bl = _mm256_shuffle_epi8(low, nib[r][h]), bh = _mm256_shuffle_epi8(high, nib[r][h]);
-                    const __m256i wd = half ? _mm256_unpackhi_epi8(bl, bh) : _mm256_unpacklo_epi8(bl, bh);
-                    const __m256 v0 = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, wd)), s[r]);
-                    const __m256 v1 = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, wd)), s[r]);
-                    const int64_t j = k + 32 * h + 16 * half;
-                    for (int t = 0; t < T; t++) {
-                        acc[r][t] = _mm256_fmadd_ps(v0, _mm256_loadu_ps(x + t * ldx + j), acc[r][t]);
-                        acc[r][t] = _mm256_fmadd_ps(v1, _mm256_loadu_ps(x + t * ldx + j + 8), acc[r][t]);
-                    }
+        // fp4x64_avx2 a quarter at a time, rows innermost, so their FMA chains advance together (one row's chunk
+        // is a chain of 8). Unrolled in full: q picks the unpacks at compile time.
+#pragma clang loop unroll(full)
+        for (int q = 0; q < 4; q++) {
+            for (int r = 0; r < R; r++) {
+                __m256 v0, v1;
+                fp4_quarter_avx2(low, high, nib[r][q / 2], q % 2, s[r], &v0, &v1);
+                for (int t = 0; t < T; t++) {
+                    acc[r][t] = _mm256_fmadd_ps(v0, _mm256_loadu_ps(x + t * ldx + k + 16 * q), acc[r][t]);
+                    acc[r][t] = _mm256_fmadd_ps(v1, _mm256_loadu_ps(x + t * ldx + k + 16 * q + 8), acc[r][t]);
                 }
             }
         }
