@@ -394,6 +394,8 @@ AVX512 static inline __attribute__((always_inline)) void fused_fp4_rows(const nw
             __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), scaled);
             __m512 w0 = _mm512_permutex2var_ps(lo, even, hi);
             __m512 w1 = _mm512_permutex2var_ps(lo, odd, hi);
+            if ((b & 3) == 0)  // each cache line once: the next row group (see fused_fp4_avx2_rows)
+                _mm_prefetch((const char *)w->data + (n + r + R) * (K / 2) + b * 16, _MM_HINT_T0);
             for (int t = 0; t < T; t++) {
                 const float *xt = x + t * ldx + b * 32;
                 acc[r][t] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xt), acc[r][t]);
@@ -460,28 +462,47 @@ AVX512 static inline __m512 fp8x16_placed_avx512(__m128i codes) {
     return _mm512_castsi512_ps(_mm512_and_si512(_mm512_slli_epi32(_mm512_cvtepi8_epi32(codes), 20), _mm512_set1_epi32((int)0x87F00000u)));
 }
 
-/// Rows n … n+R−1 against prescaled activations xs (fp8_prescale_avx2); NaN codes caught as in fused_fp8_placed_avx2_rows.
+/// Rows n … n+R−1 against prescaled activations xs (fp8_prescale_avx2); NaN codes caught and the next row group
+/// prefetched as in fused_fp8_placed_avx2_rows.
 AVX512 static inline __attribute__((always_inline)) void fused_fp8_placed_rows(const nw_matrix *w, const float *xs, float *out,
                                                                              int64_t ldo, int T, int R, int64_t n) {
     const int64_t K = w->cols;
-    const __m128i high = _mm_set1_epi8((char)0x80);
+    const __m512i high = _mm512_set1_epi8((char)0x80);
     __m512 acc[4][MAXT];
-    __m128i seen[4];
+    __m512i seen[4];
     for (int r = 0; r < R; r++) {
         seen[r] = high;
         for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
     }
-    for (int64_t k = 0; k < K; k += 16) {
+    int64_t k = 0;
+    for (; k + 64 <= K; k += 64) {  // a cache line of codes per row and step
+#pragma clang loop unroll(full)
+        for (int q = 0; q < 4; q++) {
+#pragma clang loop unroll(full)
+            for (int r = 0; r < R; r++) {  // rows innermost: independent FMA chains back to back
+                const __m512 f = fp8x16_placed_avx512(_mm_loadu_si128((const __m128i *)((const uint8_t *)w->data + (n + r) * K + k + 16 * q)));
+#pragma clang loop unroll(full)
+                for (int t = 0; t < T; t++) acc[r][t] = _mm512_fmadd_ps(f, _mm512_loadu_ps(xs + t * K + k + 16 * q), acc[r][t]);
+            }
+        }
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; r++) {
+            const __m512i codes = _mm512_loadu_si512((const uint8_t *)w->data + (n + r) * K + k);
+            seen[r] = _mm512_max_epu8(seen[r], _mm512_or_si512(codes, high));
+            _mm_prefetch((const char *)w->data + (n + r + R) * K + k, _MM_HINT_T0);
+        }
+    }
+    for (; k < K; k += 16) {
         const __mmask16 m = tail_mask(K - k);  // masked-off codes read as 0, their activations as 0
-        for (int r = 0; r < R; r++) {         // rows innermost: independent FMA chains back to back
-            const __m128i codes = _mm_maskz_loadu_epi8(m, (const uint8_t *)w->data + (n + r) * K + k);
-            seen[r] = _mm_max_epu8(seen[r], _mm_or_si128(codes, high));
-            const __m512 f = fp8x16_placed_avx512(codes);
+        for (int r = 0; r < R; r++) {
+            const __m512i codes = _mm512_maskz_loadu_epi8(m, (const uint8_t *)w->data + (n + r) * K + k);  // zeros above
+            seen[r] = _mm512_max_epu8(seen[r], _mm512_or_si512(codes, high));
+            const __m512 f = fp8x16_placed_avx512(_mm512_castsi512_si128(codes));
             for (int t = 0; t < T; t++) acc[r][t] = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(m, xs + t * K + k), acc[r][t]);
         }
     }
     for (int r = 0; r < R; r++) {
-        const int nan = _mm_movemask_epi8(_mm_cmpeq_epi8(seen[r], _mm_set1_epi8((char)0xFF))) != 0;
+        const int nan = _mm512_cmpeq_epi8_mask(seen[r], _mm512_set1_epi8((char)0xFF)) != 0;
         for (int t = 0; t < T; t++) out[t * ldo + n + r] = nan ? NAN : reduce(acc[r][t]);
     }
 }

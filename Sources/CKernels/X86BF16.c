@@ -103,6 +103,8 @@ AVX512BF16 static inline __attribute__((always_inline)) void fused_fp8_rows(cons
             for (int t = 0; t < T; t++) xv[t] = _mm512_loadu_si512(xh + t * ld + k);
             for (int r = 0; r < R; r++) {
                 const __m512i wv = fp8x32_bf16(_mm256_maskz_loadu_epi8(mask32(k1 - k), (const uint8_t *)w->data + (n + r) * K + k), &tab);
+                if ((k & 63) == 0)  // each cache line once: the next row group (see fused_fp4_avx2_rows in X86.c)
+                    _mm_prefetch((const char *)w->data + (n + r + R) * K + k, _MM_HINT_T0);
                 for (int t = 0; t < T; t++) blk[r][t] = _mm512_dpbf16_ps(blk[r][t], as_bf16(wv), as_bf16(xv[t]));
             }
         }
@@ -137,6 +139,7 @@ AVX512BF16 static inline __attribute__((always_inline)) void fused_fp4_rows(cons
         for (int r = 0; r < R; r++) {
             const uint8_t e = w->scale[(n + r) * (K / 32) + b];
             const uint8_t *p = (const uint8_t *)w->data + (n + r) * (K / 2) + b * 16;
+            if ((b & 3) == 0) _mm_prefetch((const char *)p + R * (K / 2), _MM_HINT_T0);  // the next row group, as for FP8
             if (FP4_FOLDED(e)) {
                 const __m512i wv = fp4x32_bf16(p, fp4_table_scaled(table, e));
                 for (int t = 0; t < T; t++) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], as_bf16(wv), as_bf16(xv[t]));

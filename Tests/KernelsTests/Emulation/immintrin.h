@@ -23,6 +23,7 @@ static inline void _mm512_mask_storeu_ps(void *p, __mmask16 m, __m512 v) { float
 static inline __m512 _mm512_maskz_loadu_ps(__mmask16 m, const void *p) { float b[16]; for (int i = 0; i < 16; i++) b[i] = (m >> i & 1) ? ((const float *)p)[i] : 0.0f; return _mm512_loadu_ps(b); }
 static inline float _mm512_reduce_add_ps(__m512 v) { float b[16]; _mm512_storeu_ps(b, v); float s = 0; for (int i = 0; i < 16; i++) s += b[i]; return s; }
 static inline __m128i _mm_maskz_loadu_epi8(__mmask16 m, const void *p) { uint8_t b[16]; for (int i = 0; i < 16; i++) b[i] = (m >> i & 1) ? ((const uint8_t *)p)[i] : 0; return _mm_loadu_si128((const __m128i *)b); }
+static inline __m512i _mm512_maskz_loadu_epi8(uint64_t m, const void *p) { uint8_t b[64]; for (int i = 0; i < 64; i++) b[i] = (m >> i & 1) ? ((const uint8_t *)p)[i] : 0; return _mm512_loadu_si512(b); }
 static inline __m256i _mm256_maskz_loadu_epi16(__mmask16 m, const void *p) { uint16_t b[16]; for (int i = 0; i < 16; i++) b[i] = (m >> i & 1) ? ((const uint16_t *)p)[i] : 0; return _mm256_loadu_si256((const __m256i *)b); }
 
 // F16C (SIMDe has no half-precision conversions): IEEE binary16 → float32, exactly, subnormals and NaN included.
