@@ -21,16 +21,23 @@ struct Expert: Sendable {
         var g = w1(y)
         let u = w3(y)
         let I = g.cols
-        for t in 0..<g.rows {
-            let w = weights?[t] ?? 1
-            for i in 0..<I {
-                var gi = g.storage[t * I + i]
-                var ui = u.storage[t * I + i]
-                if limit > 0 {
-                    gi = min(gi, limit)
-                    ui = min(max(ui, -limit), limit)
+        g.storage.withUnsafeMutableBufferPointer { gb in
+            u.storage.withUnsafeBufferPointer { ub in
+                let gp = gb.baseAddress!, up = ub.baseAddress!
+                parallelRows(g.rows, cols: I) { rows in
+                    for t in rows {
+                        let w = weights?[t] ?? 1
+                        for i in 0..<I {
+                            var gi = gp[t * I + i]
+                            var ui = up[t * I + i]
+                            if limit > 0 {
+                                gi = min(gi, limit)
+                                ui = min(max(ui, -limit), limit)
+                            }
+                            gp[t * I + i] = w * (gi / (1 + expf(-gi)) * ui)
+                        }
+                    }
                 }
-                g.storage[t * I + i] = w * (gi / (1 + expf(-gi)) * ui)
             }
         }
         return w2(g, quantize: quantize)
@@ -101,8 +108,20 @@ struct MoE: Sendable {
         }
         for (e, items) in byExpert.enumerated() where !items.isEmpty {
             let h = experts[e](input.rows(items.map(\.token)), weights: items.map(\.weight), limit: swigluLimit, quantize: quantize)
-            for (r, item) in items.enumerated() {
-                for i in 0..<d { out.storage[item.token * d + i] += h.storage[r * d + i] }
+            // Experts in order, so each output row sums its experts in the same order; the columns are split
+            // across threads (rows could repeat a token if a routing table named an expert twice).
+            out.storage.withUnsafeMutableBufferPointer { ob in
+                h.storage.withUnsafeBufferPointer { hb in
+                    let op = ob.baseAddress!, hp = hb.baseAddress!
+                    let width = 256, chunks = items.count * d >= 1 << 16 ? (d + width - 1) / width : 1
+                    parallelFor(chunks) { chunk in
+                        let columns = (chunk * d / chunks)..<((chunk + 1) * d / chunks)
+                        for (r, item) in items.enumerated() {
+                            let dst = op + item.token * d, src = hp + r * d
+                            for i in columns { dst[i] += src[i] }
+                        }
+                    }
+                }
             }
         }
         return out

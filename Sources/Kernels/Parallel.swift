@@ -27,6 +27,16 @@ public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
     }
 }
 
+/// Runs `body` on consecutive ranges of 0..<rows across the pool, each about 16K values of `cols`-wide rows:
+/// the per-token glue of a prefill chunk splits across threads, while a decode step (one row) runs inline
+/// without waking the pool.
+public func parallelRows(_ rows: Int, cols: Int, _ body: (Range<Int>) -> Void) {
+    let perChunk = max(1, 16384 / max(1, cols))
+    parallelFor((rows + perChunk - 1) / perChunk) { chunk in
+        body((chunk * perChunk)..<min(rows, (chunk + 1) * perChunk))
+    }
+}
+
 public final class ThreadPool: @unchecked Sendable {
     /// Number of threads to use: NARWHAL_THREADS, else the active processor count.
     public static let shared = ThreadPool(

@@ -50,12 +50,9 @@ public func quantizedRowsFP8(_ x: Matrix, block: Int = 128) -> Matrix {
     var q = x
     let C = x.cols
     q.storage.withUnsafeMutableBufferPointer { b in
-        let p = UnsafeSendable(b.baseAddress!)
-        let rowsPerChunk = max(1, 16384 / max(1, C))
-        parallelFor((x.rows + rowsPerChunk - 1) / rowsPerChunk) { chunk in
-            for t in (chunk * rowsPerChunk)..<min(x.rows, (chunk + 1) * rowsPerChunk) {
-                fakeQuantizeFP8(p.value + t * C, count: C, block: block)
-            }
+        let p = b.baseAddress!
+        parallelRows(x.rows, cols: C) { rows in
+            for t in rows { fakeQuantizeFP8(p + t * C, count: C, block: block) }
         }
     }
     return q
