@@ -248,9 +248,9 @@ AVX2 float nw_dot_avx2(const float *a, const float *b, int64_t n) {
 #define MAXT 4
 
 /// x rows in the order of the AVX2 FP4 decoder (fp4x64_avx2): per 64 columns, vector i (0 … 7) lane l holds
-/// column 32·(l/4) + 2·(4·(i mod 4) + l mod 4) + i/4 — low nibbles (even columns) first, each 128-bit half
-/// from its own 32-column scale block; a last block of 32 alone (fp4x32_avx2): vector i lane l holds column
-/// 16·(i mod 2) + 2·l + i/2.
+/// column 32·(l/4) + 16·(i/2 mod 2) + 4·(l mod 4) + 2·(i mod 2) + i/4 — in each 128-bit half, from its own
+/// 32-column scale block, every fourth column of a 16-column chunk: a 4 × 4 transpose of the chunk; a last
+/// block of 32 alone (fp4x32_avx2): vector i lane l holds column 16·(i mod 2) + 2·l + i/2.
 AVX2 static float *permute_fp4(const float *x, int64_t ldx, int64_t T, int64_t K) {
     float *xp = malloc((size_t)(T * K) * sizeof(float));
     if (!xp) return NULL;
@@ -259,12 +259,15 @@ AVX2 static float *permute_fp4(const float *x, int64_t ldx, int64_t T, int64_t K
         float *dst = xp + t * K;
         int64_t k = 0;
         for (; k + 64 <= K; k += 64)
-            for (int m = 0; m < 4; m++) {
-                // [a0 … a3 | c0 … c3] and [a4 … a7 | c4 … c7], then the even and the odd of each half.
-                const __m256 a = _mm256_loadu_ps(src + k + 8 * m), c = _mm256_loadu_ps(src + k + 32 + 8 * m);
-                const __m256 p = _mm256_permute2f128_ps(a, c, 0x20), q = _mm256_permute2f128_ps(a, c, 0x31);
-                _mm256_storeu_ps(dst + k + 8 * m, _mm256_shuffle_ps(p, q, 0x88));
-                _mm256_storeu_ps(dst + k + 32 + 8 * m, _mm256_shuffle_ps(p, q, 0xDD));
+            for (int c = 0; c < 4; c++) {  // chunk c: columns 16c … 16c+15 → 128-bit half c/2 of vectors with i/2 mod 2 = c mod 2
+                __m128 r0 = _mm_loadu_ps(src + k + 16 * c), r1 = _mm_loadu_ps(src + k + 16 * c + 4);
+                __m128 r2 = _mm_loadu_ps(src + k + 16 * c + 8), r3 = _mm_loadu_ps(src + k + 16 * c + 12);
+                _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // r_o: columns 16c + o, +4, +8, +12
+                const __m128 r[4] = {r0, r1, r2, r3};
+                for (int o = 0; o < 4; o++) {  // o = 2·(i mod 2) + i/4
+                    const int i = 2 * (c % 2) + (o / 2) + 4 * (o % 2);
+                    _mm_storeu_ps(dst + k + 8 * i + 4 * (c / 2), r[o]);
+                }
             }
         if (k < K)  // K is a multiple of 32
             for (int m = 0; m < 2; m++) {
@@ -763,12 +766,33 @@ AVX2 static inline __attribute__((always_inline)) void fused_fp8_placed_avx2(con
 }
 
 // FP4 by byte lookups. A nibble S.EE.M is ±{0, 0.5, 1, 1.5, 2, 3, 4, 6}[EEM]; vpshufb looks up both bytes of the
-// value's BF16 bits (16 entries: sign included), unpacks widen them to float32, and one multiply by the block
-// scale (a power of two) gives exactly the scalar decoder's magnitude × scale. All 64 values of 32 bytes take
-// 17 shuffles and 8 multiplies, where a float permute table (a 2-µop vpermd on Zen 3) took 16 permutes, 24
-// shifts and 16 XORs: the shuffle ports, the bottleneck there, do about half the work.
+// value's BF16 bits (16 entries: sign included), an unpack interleaves them into BF16 words, and a shift (even
+// words) and an AND (odd words) widen the words to float32. The block scale 2^(e−127) enters as an exponent
+// shift: the high-byte table holds the magnitudes times 2^124, and one unsigned saturating subtraction of
+// (251 − e) exponent steps from the words gives exactly magnitude × scale, while the zero words (both zero codes)
+// saturate at +0. That is exact for 2 ≤ e ≤ 251 (the smallest product stays normal, the largest finite); rows
+// with any other scale take the same lookups unbiased and a multiply (e = 0, 1, 252 … 255 do not occur in real
+// checkpoints). 64 values take 4 lookups, 4 unpacks, 4 shifts, 4 ANDs and 4 subtractions besides the nibble
+// split; unpacking to float32 (8 more unpacks, the shuffle ports' work) and multiplying by the scale (8
+// multiplies on the FMA ports) made the FP4 decode kernel 1.25× slower for one token (a single-thread harness
+// on Zen 3). −0 codes decode to +0 here: a sum that starts at +0 cannot tell them apart.
 static const uint8_t fp4_bf16_low[16] = {0x00, 0x00, 0x80, 0xC0, 0x00, 0x40, 0x80, 0xC0, 0x00, 0x00, 0x80, 0xC0, 0x00, 0x40, 0x80, 0xC0};
 static const uint8_t fp4_bf16_high[16] = {0x00, 0x3F, 0x3F, 0x3F, 0x40, 0x40, 0x40, 0x40, 0x80, 0xBF, 0xBF, 0xBF, 0xC0, 0xC0, 0xC0, 0xC0};
+static const uint8_t fp4_bf16_high_placed[16] = {0x00, 0x7D, 0x7D, 0x7D, 0x7E, 0x7E, 0x7E, 0x7E,
+                                                 0x00, 0xFD, 0xFD, 0xFD, 0xFE, 0xFE, 0xFE, 0xFE};
+
+/// Whether every scale byte of e[0 … count−1] lies in 2 … 251, where the placed decoding is exact.
+AVX2 static int fp4_scales_placeable(const uint8_t *e, int64_t count) {
+    int64_t i = 0;
+    __m256i bad = _mm256_setzero_si256();
+    for (; i + 32 <= count; i += 32) {  // e − 2 (wrapping) above 249: outside
+        const __m256i d = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(e + i)), _mm256_set1_epi8(2));
+        bad = _mm256_or_si256(bad, _mm256_xor_si256(_mm256_max_epu8(d, _mm256_set1_epi8((char)249)), _mm256_set1_epi8((char)249)));
+    }
+    int ok = _mm256_testz_si256(bad, bad);
+    for (; i < count; i++) ok &= e[i] >= 2 && e[i] <= 251;
+    return ok;
+}
 
 /// The low and the high nibbles of 32 FP4 bytes, each in its own byte.
 AVX2 static inline __attribute__((always_inline)) void fp4_nibbles_avx2(const uint8_t *p, __m256i nib[2]) {
@@ -777,30 +801,57 @@ AVX2 static inline __attribute__((always_inline)) void fp4_nibbles_avx2(const ui
     nib[1] = _mm256_and_si256(_mm256_srli_epi16(b, 4), nibble);
 }
 
-/// The byte tables for fp4_quarter_avx2, in both 128-bit halves (loaded once by the caller, outside its loops).
-AVX2 static inline __attribute__((always_inline)) void fp4_tables_avx2(__m256i *low, __m256i *high) {
+/// The byte tables for fp4_quarter_avx2, in both 128-bit halves (loaded once by the caller, outside its loops):
+/// the high bytes biased by 2^124 where `placed`.
+AVX2 static inline __attribute__((always_inline)) void fp4_tables_avx2(int placed, __m256i *low, __m256i *high) {
     *low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fp4_bf16_low));
-    *high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fp4_bf16_high));
+    *high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(placed ? fp4_bf16_high_placed : fp4_bf16_high)));
+}
+
+/// (251 − e) << 7 for each scale byte e in 2 … 251, eight times: a steps vector is two 16-byte loads.
+static uint16_t fp4_steps[256][8] __attribute__((aligned(16)));
+
+__attribute__((constructor)) static void fp4_steps_init(void) {
+    for (int e = 2; e <= 251; e++)
+        for (int i = 0; i < 8; i++) fp4_steps[e][i] = (uint16_t)((251 - e) << 7);
+}
+
+/// The block scales of 64 values (two blocks e[0], e[1], one per 128-bit half) as fp4_quarter_avx2 applies
+/// them: placed, the exponent steps (251 − e) << 7 to subtract from the BF16 words; otherwise 2^(e−127) to
+/// multiply by.
+typedef union { __m256i steps; __m256 scale; } fp4_scale;
+
+AVX2 static inline __attribute__((always_inline)) fp4_scale fp4_scale_avx2(int placed, const uint8_t *e) {
+    fp4_scale s;
+    if (placed) s.steps = _mm256_loadu2_m128i((const __m128i *)fp4_steps[e[1]], (const __m128i *)fp4_steps[e[0]]);
+    else s.scale = _mm256_set_m128(_mm_set1_ps(e8m0(e[1])), _mm_set1_ps(e8m0(e[0])));
+    return s;
 }
 
 /// A quarter of fp4x64_avx2's output, v[4·h + 2·half] and the next: nibbles nib (h = 0 low, 1 high), the low
-/// (half = 0) or high 8 of each 128-bit half looked up in the tables, widened, times s.
-AVX2 static inline __attribute__((always_inline)) void fp4_quarter_avx2(__m256i low, __m256i high, __m256i nib, int half, __m256 s,
-                                                                      __m256 *v0, __m256 *v1) {
+/// (half = 0) or high 8 of each 128-bit half looked up in the tables, scaled, widened.
+AVX2 static inline __attribute__((always_inline)) void fp4_quarter_avx2(int placed, __m256i low, __m256i high, __m256i nib,
+                                                                      int half, fp4_scale s, __m256 *v0, __m256 *v1) {
     const __m256i bl = _mm256_shuffle_epi8(low, nib), bh = _mm256_shuffle_epi8(high, nib);
-    const __m256i wd = half ? _mm256_unpackhi_epi8(bl, bh) : _mm256_unpacklo_epi8(bl, bh);  // BF16 words
-    *v0 = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(_mm256_setzero_si256(), wd)), s);
-    *v1 = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(_mm256_setzero_si256(), wd)), s);
+    __m256i wd = half ? _mm256_unpackhi_epi8(bl, bh) : _mm256_unpacklo_epi8(bl, bh);  // BF16 words
+    if (placed) wd = _mm256_subs_epu16(wd, s.steps);
+    *v0 = _mm256_castsi256_ps(_mm256_slli_epi32(wd, 16));                               // the even words
+    *v1 = _mm256_castsi256_ps(_mm256_and_si256(wd, _mm256_set1_epi32((int)0xFFFF0000u)));  // the odd words
+    if (!placed) {
+        *v0 = _mm256_mul_ps(*v0, s.scale);
+        *v1 = _mm256_mul_ps(*v1, s.scale);
+    }
 }
 
-/// 64 FP4 values (32 bytes: two scale blocks) → v[0 … 7] in permute_fp4's order, times s = [scale of the first
-/// block × 4 | scale of the second × 4] (vpshufb and the unpacks work within 128-bit halves, one block each).
-AVX2 static inline __attribute__((always_inline)) void fp4x64_avx2(const uint8_t *p, __m256 s, __m256 v[8]) {
+/// 64 FP4 values (32 bytes: two scale blocks with the scale bytes e[0], e[1]) → v[0 … 7] in permute_fp4's order
+/// (vpshufb and the unpacks work within 128-bit halves, one block each).
+AVX2 static inline __attribute__((always_inline)) void fp4x64_avx2(int placed, const uint8_t *p, const uint8_t *e, __m256 v[8]) {
     __m256i low, high, nib[2];
-    fp4_tables_avx2(&low, &high);
+    fp4_tables_avx2(placed, &low, &high);
     fp4_nibbles_avx2(p, nib);
+    const fp4_scale s = fp4_scale_avx2(placed, e);
 #pragma clang loop unroll(full)
-    for (int q = 0; q < 4; q++) fp4_quarter_avx2(low, high, nib[q / 2], q % 2, s, &v[2 * q], &v[2 * q + 1]);
+    for (int q = 0; q < 4; q++) fp4_quarter_avx2(placed, low, high, nib[q / 2], q % 2, s, &v[2 * q], &v[2 * q + 1]);
 }
 
 /// A last block of 32 FP4 values (16 bytes) → v[0 … 3] in permute_fp4's order, times its scale s.
@@ -815,38 +866,36 @@ AVX2 static inline void fp4x32_avx2(const uint8_t *p, __m256 s, __m256 v[4]) {
     }
 }
 
-/// The scales of two consecutive FP4 blocks as fp4x64_avx2 takes them.
-AVX2 static inline __m256 fp4_scales_avx2(const uint8_t *e) {
-    return _mm256_set_m128(_mm_set1_ps(e8m0(e[1])), _mm_set1_ps(e8m0(e[0])));
-}
-
 /// x permuted (permute_fp4, K floats per row): each decoded vector meets its activations as they lie.
 AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2_rows(const nw_matrix *w, const float *x, int64_t ldx,
-                                                                         float *out, int64_t ldo, int T, int R, int64_t n) {
+                                                                         float *out, int64_t ldo, int T, int R, int64_t n,
+                                                                         int placed) {
     const int64_t K = w->cols;
     __m256 acc[4][MAXT];
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
     __m256i low, high;
-    fp4_tables_avx2(&low, &high);
+    fp4_tables_avx2(placed, &low, &high);
     int64_t k = 0;
     for (; k + 64 <= K; k += 64) {
-        __m256i nib[4][2];
-        __m256 s[4];
+        fp4_scale s[4];
         for (int r = 0; r < R; r++) {
-            fp4_nibbles_avx2((const uint8_t *)w->data + (n + r) * (K / 2) + k / 2, nib[r]);
             // The next row group's bytes: each row is a short stream (K/2 bytes), and the hardware prefetcher
             // takes a while to pick up every new one.
             _mm_prefetch((const char *)w->data + (n + r + R) * (K / 2) + k / 2, _MM_HINT_T0);
-            s[r] = fp4_scales_avx2(w->scale + (n + r) * (K / 32) + k / 32);
+            s[r] = fp4_scale_avx2(placed, w->scale + (n + r) * (K / 32) + k / 32);
         }
         // fp4x64_avx2 a quarter at a time, rows innermost, so their FMA chains advance together (one row's chunk
-        // is a chain of 8). Unrolled in full: q picks the unpacks at compile time.
+        // is a chain of 8). Unrolled in full: q picks the unpacks at compile time. The nibbles are taken from
+        // the bytes again for each quarter (an L1 load and one or two ALU operations) rather than held: four rows'
+        // nibbles would not fit the 16 registers beside the accumulators and scales.
 #pragma clang loop unroll(full)
         for (int q = 0; q < 4; q++) {
             for (int r = 0; r < R; r++) {
+                const __m256i bytes = _mm256_loadu_si256((const __m256i *)((const uint8_t *)w->data + (n + r) * (K / 2) + k / 2));
+                const __m256i nib = _mm256_and_si256(q < 2 ? bytes : _mm256_srli_epi16(bytes, 4), _mm256_set1_epi8(0x0F));
                 __m256 v0, v1;
-                fp4_quarter_avx2(low, high, nib[r][q / 2], q % 2, s[r], &v0, &v1);
+                fp4_quarter_avx2(placed, low, high, nib, q % 2, s[r], &v0, &v1);
                 for (int t = 0; t < T; t++) {
                     acc[r][t] = _mm256_fmadd_ps(v0, _mm256_loadu_ps(x + t * ldx + k + 16 * q), acc[r][t]);
                     acc[r][t] = _mm256_fmadd_ps(v1, _mm256_loadu_ps(x + t * ldx + k + 16 * q + 8), acc[r][t]);
@@ -869,8 +918,16 @@ AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2_rows(const
 AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out,
                                                                     int64_t ldo, int T, int64_t n0, int64_t n1) {
     int64_t n = n0;
-    for (; n + ROWS_AVX2(T) <= n1; n += ROWS_AVX2(T)) fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, ROWS_AVX2(T), n);
-    for (; n < n1; n++) fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, 1, n);
+    for (; n + ROWS_AVX2(T) <= n1; n += ROWS_AVX2(T)) {
+        if (fp4_scales_placeable(w->scale + n * (w->cols / 32), ROWS_AVX2(T) * (w->cols / 32)))
+            fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, ROWS_AVX2(T), n, 1);
+        else
+            fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, ROWS_AVX2(T), n, 0);
+    }
+    for (; n < n1; n++) {
+        if (fp4_scales_placeable(w->scale + n * (w->cols / 32), w->cols / 32)) fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, 1, n, 1);
+        else fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, 1, n, 0);
+    }
 }
 
 /// BF16 and float32 rows: `wide` loads 8 weights as float32 (BF16 by a 16-bit shift).
@@ -966,9 +1023,11 @@ AVX2 static void decode_fp4_row_permuted(const nw_matrix *w, int64_t n, float *r
     const int64_t K = w->cols;
     const uint8_t *src = (const uint8_t *)w->data + n * (K / 2), *srow = w->scale + n * (K / 32);
     int64_t k = 0;
+    const int placed = fp4_scales_placeable(srow, K / 32);
     for (; k + 64 <= K; k += 64) {
         __m256 v[8];
-        fp4x64_avx2(src + k / 2, fp4_scales_avx2(srow + k / 32), v);
+        if (placed) fp4x64_avx2(1, src + k / 2, srow + k / 32, v);
+        else fp4x64_avx2(0, src + k / 2, srow + k / 32, v);
         for (int i = 0; i < 8; i++) _mm256_storeu_ps(row + k + 8 * i, v[i]);
     }
     if (k < K) {

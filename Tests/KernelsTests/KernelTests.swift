@@ -159,6 +159,34 @@ struct KernelTests {
         }
     }
 
+    /// The AVX2 FP4 kernels apply block scales 2 … 251 as exponent steps and any other by a multiply (see X86.c);
+    /// rows with such scales (none in real checkpoints) must still equal the reference, in the decode kernels
+    /// (one token) and the prefill GEMM (nine) alike, next to rows with ordinary scales.
+    @Test("FP4 rows with block scales at the ends of the E8M0 range equal their reference in every path",
+          arguments: [(UInt8(0), UInt8(3), Float(1)), (UInt8(249), UInt8(252), Float(0x1p-20))])
+    func fp4ExtremeScales(low: UInt8, high: UInt8, xScale: Float) {
+        var rng = TestRandom(state: 23)
+        let (T, N, K) = (9, 13, 160)
+        let w = TestWeight(rows: N, cols: K, format: .fp4, rng: &rng)
+        for n in stride(from: 0, to: N, by: 2) {  // even rows: every block scale drawn from low … high
+            for b in 0..<(K / 32) { w.scale![n * (K / 32) + b] = low + rng.byte() % (high - low + 1) }
+        }
+        let x = Matrix(rows: T, cols: K, storage: (0..<(T * K)).map { _ in rng.float() * xScale })
+        let together = matmul(x, w.matrix)
+        for t in 0..<T {
+            #expect(matmul(x.rows(t..<(t + 1)), w.matrix).storage == together.row(t), "row \(t) alone")
+            for n in 0..<N {
+                var acc = 0.0, magnitude = 0.0
+                for k in 0..<K {
+                    let product = Double(w.matrix.element(n, k)) * Double(x[t, k])
+                    acc += product
+                    magnitude += abs(product)
+                }
+                #expect(abs(Double(together[t, n]) - acc) <= 1e-6 * magnitude + 0x1p-140, "t=\(t) n=\(n)")
+            }
+        }
+    }
+
     @Test("matmul over a row range writes only those rows, with strided input and output")
     func matmulRowRange() {
         var rng = TestRandom(state: 7)
