@@ -21,6 +21,7 @@ void nw_matmul_fused_avx2(const nw_matrix *w, const float *x, int64_t ldx, float
                           int64_t n0, int64_t n1);
 void nw_matmul_gemm_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                          int64_t n0, int64_t n1, float *panel);
+void nw_permute_fp4_avx2(const float *x, int64_t ldx, int64_t T, int64_t K, float *xp);
 void nw_matmul_gemm_avx512(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                            int64_t n0, int64_t n1, float *panel);
 void nw_matmul_fused_bf16(const nw_matrix *w, const uint16_t *xh, float *out, int64_t ldo, int64_t T, int64_t n0,

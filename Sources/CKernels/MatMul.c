@@ -17,6 +17,8 @@ static nw_fused_fn fused = NULL;
 typedef void (*nw_gemm_fn)(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                            int64_t n0, int64_t n1, float *panel);
 static nw_gemm_fn gemm = NULL;
+/// Activations into the order of the FP4 kernels' decoder; NULL where they take them as they are.
+static void (*permute_fp4)(const float *x, int64_t ldx, int64_t T, int64_t K, float *xp) = NULL;
 /// AVX-512 BF16 dot products for FP8/FP4 weights against quantized activations (X86BF16.c).
 static int bf16_dot = 0;
 /// Up to this many activation rows, the fused kernel beats decoding each weight row once into scratch.
@@ -41,6 +43,7 @@ __attribute__((constructor)) static void choose_isa(void) {
         dot = nw_dot_avx2;
         fused = nw_matmul_fused_avx2;
         gemm = nw_matmul_gemm_avx2;
+        permute_fp4 = nw_permute_fp4_avx2;
         isa_name = "avx2";
     }
 #endif
@@ -91,6 +94,12 @@ float nw_dot(const float *a, const float *b, int64_t n) { return dot(a, b, n); }
 
 void nw_dequantize_rows(const nw_matrix *w, int64_t row0, int64_t row1, float *out) {
     for (int64_t n = row0; n < row1; n++) dequantize_row(w, n, out + (n - row0) * w->cols);
+}
+
+int nw_matmul_permutes(const nw_matrix *w) { return permute_fp4 && w->format == NW_FORMAT_FP4; }
+
+void nw_permute_activations(const nw_matrix *w, const float *x, int64_t ldx, int64_t T, float *out) {
+    permute_fp4(x, ldx, T, w->cols, out);
 }
 
 int64_t nw_matmul_scratch_bytes(int64_t K) {

@@ -243,7 +243,8 @@ AVX2 float nw_dot_avx2(const float *a, const float *b, int64_t n) {
 // tokens an expert received — prefix caching and batching change no output.
 //
 // Packed FP4 is the one exception to "k order": its products run in the order in which its decoder yields
-// the values (fp4x64_avx2; on AVX-512, its own), and the activations are permuted to match (permute_fp4).
+// the values (fp4x64_avx2; on AVX-512, its own), and on AVX2 the activations are permuted to match, once per
+// product for all its row chunks (nw_permute_fp4_avx2, through nw_permute_activations).
 
 #define MAXT 4
 
@@ -251,9 +252,7 @@ AVX2 float nw_dot_avx2(const float *a, const float *b, int64_t n) {
 /// column 32·(l/4) + 16·(i/2 mod 2) + 4·(l mod 4) + 2·(i mod 2) + i/4 — in each 128-bit half, from its own
 /// 32-column scale block, every fourth column of a 16-column chunk: a 4 × 4 transpose of the chunk; a last
 /// block of 32 alone (fp4x32_avx2): vector i lane l holds column 16·(i mod 2) + 2·l + i/2.
-AVX2 static float *permute_fp4(const float *x, int64_t ldx, int64_t T, int64_t K) {
-    float *xp = malloc((size_t)(T * K) * sizeof(float));
-    if (!xp) return NULL;
+AVX2 void nw_permute_fp4_avx2(const float *x, int64_t ldx, int64_t T, int64_t K, float *xp) {
     for (int64_t t = 0; t < T; t++) {
         const float *src = x + t * ldx;
         float *dst = xp + t * K;
@@ -277,7 +276,6 @@ AVX2 static float *permute_fp4(const float *x, int64_t ldx, int64_t T, int64_t K
                 _mm256_storeu_ps(dst + k + 16 + 8 * m, _mm256_shuffle_ps(p, q, 0xDD));
             }
     }
-    return xp;
 }
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -843,8 +841,8 @@ AVX2 static inline __attribute__((always_inline)) void fp4_quarter_avx2(int plac
     }
 }
 
-/// 64 FP4 values (32 bytes: two scale blocks with the scale bytes e[0], e[1]) → v[0 … 7] in permute_fp4's order
-/// (vpshufb and the unpacks work within 128-bit halves, one block each).
+/// 64 FP4 values (32 bytes: two scale blocks with the scale bytes e[0], e[1]) → v[0 … 7] in the order of
+/// nw_permute_fp4_avx2 (vpshufb and the unpacks work within 128-bit halves, one block each).
 AVX2 static inline __attribute__((always_inline)) void fp4x64_avx2(int placed, const uint8_t *p, const uint8_t *e, __m256 v[8]) {
     __m256i low, high, nib[2];
     fp4_tables_avx2(placed, &low, &high);
@@ -854,7 +852,7 @@ AVX2 static inline __attribute__((always_inline)) void fp4x64_avx2(int placed, c
     for (int q = 0; q < 4; q++) fp4_quarter_avx2(placed, low, high, nib[q / 2], q % 2, s, &v[2 * q], &v[2 * q + 1]);
 }
 
-/// A last block of 32 FP4 values (16 bytes) → v[0 … 3] in permute_fp4's order, times its scale s.
+/// A last block of 32 FP4 values (16 bytes) → v[0 … 3] in nw_permute_fp4_avx2's order, times its scale s.
 AVX2 static inline void fp4x32_avx2(const uint8_t *p, __m256 s, __m256 v[4]) {
     const __m128i low = _mm_loadu_si128((const __m128i *)fp4_bf16_low), high = _mm_loadu_si128((const __m128i *)fp4_bf16_high);
     const __m128i nibble = _mm_set1_epi8(0x0F), b = _mm_loadu_si128((const __m128i *)p);
@@ -866,7 +864,7 @@ AVX2 static inline void fp4x32_avx2(const uint8_t *p, __m256 s, __m256 v[4]) {
     }
 }
 
-/// x permuted (permute_fp4, K floats per row): each decoded vector meets its activations as they lie.
+/// x permuted (nw_permute_fp4_avx2, K floats per row): each decoded vector meets its activations as they lie.
 AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2_rows(const nw_matrix *w, const float *x, int64_t ldx,
                                                                          float *out, int64_t ldo, int T, int R, int64_t n,
                                                                          int placed) {
@@ -981,20 +979,6 @@ SPECIALIZE(AVX2, fused_f32_avx2)
 
 void nw_matmul_fused_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                           int64_t n0, int64_t n1) {
-    float *xd = NULL;
-    if (w->format == NW_FORMAT_FP4) {
-        xd = permute_fp4(x, ldx, T, w->cols);
-        if (!xd) {  // no memory for the copy: the generic path (still correct, other rounding order)
-            float row[w->cols];
-            for (int64_t n = n0; n < n1; n++) {
-                nw_dequantize_row_generic(w, n, row);
-                for (int64_t t = 0; t < T; t++) out[t * ldo + n] = nw_dot_generic(row, x + t * ldx, w->cols);
-            }
-            return;
-        }
-        x = xd;
-        ldx = w->cols;
-    }
     for (int64_t t0 = 0; t0 < T; t0 += MAXT) {
         const int rows = (int)(T - t0 < MAXT ? T - t0 : MAXT);
         const float *xt = x + t0 * ldx;
@@ -1006,7 +990,6 @@ void nw_matmul_fused_avx2(const nw_matrix *w, const float *x, int64_t ldx, float
         default: fused_f32_avx2_t(w, xt, ldx, ot, ldo, rows, n0, n1); break;
         }
     }
-    free(xd);
 }
 
 // AVX2 prefill GEMM (large T): weight rows decoded four at a time into a small float panel (FP4 in the order of its
@@ -1018,7 +1001,7 @@ void nw_matmul_fused_avx2(const nw_matrix *w, const float *x, int64_t ldx, float
 
 #define GEMM_XB 48
 
-/// An FP4 row decoded in the order of the permuted activations (permute_fp4).
+/// An FP4 row decoded in the order of the permuted activations (nw_permute_fp4_avx2).
 AVX2 static void decode_fp4_row_permuted(const nw_matrix *w, int64_t n, float *row) {
     const int64_t K = w->cols;
     const uint8_t *src = (const uint8_t *)w->data + n * (K / 2), *srow = w->scale + n * (K / 32);
@@ -1090,19 +1073,6 @@ AVX2 static inline void tile_4x1(const float *w, int64_t K, const float *x, floa
 void nw_matmul_gemm_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                          int64_t n0, int64_t n1, float *panel) {
     const int64_t K = w->cols;
-    float *xd = NULL;
-    if (w->format == NW_FORMAT_FP4) {
-        xd = permute_fp4(x, ldx, T, K);
-        if (!xd) {
-            for (int64_t n = n0; n < n1; n++) {
-                nw_dequantize_row_generic(w, n, panel);
-                for (int64_t t = 0; t < T; t++) out[t * ldo + n] = nw_dot_generic(panel, x + t * ldx, K);
-            }
-            return;
-        }
-        x = xd;
-        ldx = K;
-    }
     for (int64_t t0 = 0; t0 < T; t0 += GEMM_XB) {
         const int64_t t1 = min64(t0 + GEMM_XB, T);
         for (int64_t n = n0; n < n1; n += 4) {
@@ -1126,7 +1096,6 @@ void nw_matmul_gemm_avx2(const nw_matrix *w, const float *x, int64_t ldx, float 
             }
         }
     }
-    free(xd);
 }
 
 #endif

@@ -114,8 +114,16 @@ public func matmul(
         nw_activations_bf16(x, Int64(ldx), Int64(T), Int64(weight.cols), xh!.assumingMemoryBound(to: UInt16.self))
     }
     defer { xh?.deallocate() }
+    // Kernels that want the activations permuted (FP4 under AVX2) take them permuted once, too.
+    var xp: UnsafeMutablePointer<Float>?
+    if xh == nil && nw_matmul_permutes(&w) != 0 {
+        xp = .allocate(capacity: T * weight.cols)
+        nw_permute_activations(&w, x, Int64(ldx), Int64(T), xp!)
+    }
+    defer { xp?.deallocate() }
+    let ldxp = xp == nil ? ldx : weight.cols
 
-    let o = UnsafeSendable(out), xs = UnsafeSendable(UnsafeMutablePointer(mutating: x))
+    let o = UnsafeSendable(out), xs = UnsafeSendable(xp ?? UnsafeMutablePointer(mutating: x))
     let xhs = UnsafeSendable(xh?.assumingMemoryBound(to: UInt16.self))
     parallelFor(chunks) { i in
         let r0 = range.lowerBound + i * chunk
@@ -125,7 +133,7 @@ public func matmul(
             if let xh = xhs.value {
                 nw_matmul_bf16(&m, xh, o.value, Int64(ldo), Int64(T), Int64(r0), Int64(r1), scratch.baseAddress!)
             } else {
-                nw_matmul(&m, xs.value, Int64(ldx), o.value, Int64(ldo), Int64(T), Int64(r0), Int64(r1),
+                nw_matmul(&m, xs.value, Int64(ldxp), o.value, Int64(ldo), Int64(T), Int64(r0), Int64(r1),
                           scratch.baseAddress!.assumingMemoryBound(to: Float.self))
             }
         }

@@ -34,10 +34,19 @@ typedef struct {
 
 /// out[t, n] = sum_k W[n, k] * x[t, k] for t in [0, T), n in [row0, row1).
 /// x: (T, K) with row stride ldx; out: (T, N) with row stride ldo. `scratch`: nw_matmul_scratch_bytes(K)
-/// bytes (decoded weight rows, reused for many rows of x).
+/// bytes (decoded weight rows, reused for many rows of x). Where nw_matmul_permutes(w), x must be the output
+/// of nw_permute_activations (ldx = K).
 /// Products and sums are float32: FP8/FP4/BF16 values and E8M0 scales are exact in float32.
 void nw_matmul(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                int64_t row0, int64_t row1, float *scratch);
+
+/// Whether nw_matmul takes the activations for W permuted into the order in which its kernels decode the
+/// weights: FP4 weights under AVX2.
+int nw_matmul_permutes(const nw_matrix *w);
+
+/// x (T, K), row stride ldx, permuted for nw_matmul with W (where nw_matmul_permutes(w)): T rows of K floats.
+/// Done once per product, not per row chunk.
+void nw_permute_activations(const nw_matrix *w, const float *x, int64_t ldx, int64_t T, float *out);
 
 /// Values per BF16 activation row: K rounded up to whole 32-value chunks.
 static inline int64_t nw_bf16_row_length(int64_t K) { return (K + 31) / 32 * 32; }

@@ -44,7 +44,10 @@ int main(void) {
             const int T = Ts[ti];
             float *x = malloc(4*T*K); for (int64_t i = 0; i < T*K; i++) x[i] = (float)((int)(rnd()%2001)-1000)/1000.0f;
             float *out = malloc(4*T*N);
-            isas[ii].fused(&w, x, K, out, N, T, 0, N);
+            // The AVX2 FP4 kernels take the activations permuted into their decoder's order (nw_permute_activations).
+            float *xk = x;
+            if (ii == 1 && fmt == NW_FORMAT_FP4) { xk = malloc(4*T*K); nw_permute_fp4_avx2(x, K, T, K, xk); }
+            isas[ii].fused(&w, xk, K, out, N, T, 0, N);
             for (int t = 0; t < T; t++) for (int64_t n = 0; n < N; n++) {
                 double ref = 0, mag = 0; int nan = 0;
                 for (int64_t k = 0; k < K; k++) { double p = (double)a[n*K+k]*x[t*K+k]; if (isnan(a[n*K+k])) nan = 1; ref += p; mag += fabs(p); }
@@ -56,9 +59,9 @@ int main(void) {
             }
             // The large-T path must give bit-identical rows (one summation order for every T).
             float *panel = malloc(4 * 4 * K), *big = malloc(4 * T * N), *single = malloc(4 * N);
-            isas[ii].gemm(&w, x, K, big, N, T, 0, N, panel);
+            isas[ii].gemm(&w, xk, K, big, N, T, 0, N, panel);
             for (int t = 0; t < T; t++) {
-                isas[ii].fused(&w, x + t * K, K, single, N, 1, 0, N);
+                isas[ii].fused(&w, xk + t * K, K, single, N, 1, 0, N);
                 for (int64_t n = 0; n < N; n++) {
                     float a1 = big[t * N + n], a2 = single[n], a3 = out[t * N + n];
                     int same = (isnan(a1) && isnan(a2) && isnan(a3)) || (memcmp(&a1, &a2, 4) == 0 && memcmp(&a2, &a3, 4) == 0);
@@ -66,6 +69,7 @@ int main(void) {
                 }
             }
             free(panel); free(big); free(single);
+            if (xk != x) free(xk);
             float da[1000], db[1000]; int64_t len = K < 1000 ? K : 1000;
             for (int64_t i = 0; i < len; i++) { da[i] = x[i]; db[i] = x[(T-1)*K + i]; }
             for (int64_t L = 0; L <= len; L += 37) { double r = 0; for (int64_t i = 0; i < L; i++) r += (double)da[i]*db[i];
@@ -194,9 +198,11 @@ int main(void) {
             float *a = malloc(4 * N * K), *x = malloc(4 * 5 * K), *out = malloc(4 * 5 * N), *big = malloc(4 * 5 * N), *panel = malloc(4 * 4 * K);
             for (int64_t n = 0; n < N; n++) nw_dequantize_row_generic(&w, n, a + n * K);
             for (int64_t i = 0; i < 5 * K; i++) x[i] = (float)((int)(rnd() % 2001) - 1000) / 1000.0f;
+            float *xk = x;  // permuted for the AVX2 kernels, as above
+            if (ii == 1) { xk = malloc(4 * 5 * K); nw_permute_fp4_avx2(x, K, 5, K, xk); }
             for (int T = 1; T <= 5; T += 2) {
-                isas[ii].fused(&w, x, K, out, N, T, 0, N);
-                isas[ii].gemm(&w, x, K, big, N, T, 0, N, panel);
+                isas[ii].fused(&w, xk, K, out, N, T, 0, N);
+                isas[ii].gemm(&w, xk, K, big, N, T, 0, N, panel);
                 for (int t = 0; t < T; t++)
                     for (int64_t n = 0; n < N; n++) {
                         double ref = 0, mag = 0;
@@ -208,6 +214,7 @@ int main(void) {
                         }
                     }
             }
+            if (xk != x) free(xk);
             free(data); free(sc); free(a); free(x); free(out); free(big); free(panel);
         }
     }
