@@ -993,13 +993,14 @@ void nw_matmul_fused_avx2(const nw_matrix *w, const float *x, int64_t ldx, float
 }
 
 // AVX2 prefill GEMM (large T): weight rows decoded four at a time into a small float panel (FP4 in the order of its
-// byte-lookup decoder, as the fused kernels); activation rows in blocks of GEMM_XB rows (mostly in L2 across the
-// row range; each panel is decoded once per block, so larger blocks amortise the decoding — 48 measured 8% faster
-// prefill than 24) and micro-tiles of 3, so every loaded weight vector feeds three FMAs and every activation vector
-// four: 12 accumulators + 3 activation registers fill the 16 ymm registers. Leftover rows take a 4 × 1 tile (four
+// byte-lookup decoder, as the fused kernels); activation rows in blocks of gemm_xb rows (each panel is decoded
+// once per block, so larger blocks amortise the decoding — 48 measured 8% faster prefill than 24; for FP8 and
+// FP4, whose decoding costs most, 96 another 5–6% in a single-thread harness, while BF16 went 3% the other way)
+// and micro-tiles of 3, so every loaded weight vector feeds three FMAs and every activation vector four: 12
+// accumulators + 3 activation registers fill the 16 ymm registers. Leftover rows take a 4 × 1 tile (four
 // independent chains). Each accumulator follows the canonical order.
 
-#define GEMM_XB 48
+static inline int64_t gemm_xb(const nw_matrix *w) { return w->format == NW_FORMAT_FP8 || w->format == NW_FORMAT_FP4 ? 96 : 48; }
 
 /// An FP4 row decoded in the order of the permuted activations (nw_permute_fp4_avx2).
 AVX2 static void decode_fp4_row_permuted(const nw_matrix *w, int64_t n, float *row) {
@@ -1073,8 +1074,9 @@ AVX2 static inline void tile_4x1(const float *w, int64_t K, const float *x, floa
 void nw_matmul_gemm_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                          int64_t n0, int64_t n1, float *panel) {
     const int64_t K = w->cols;
-    for (int64_t t0 = 0; t0 < T; t0 += GEMM_XB) {
-        const int64_t t1 = min64(t0 + GEMM_XB, T);
+    const int64_t xb = gemm_xb(w);
+    for (int64_t t0 = 0; t0 < T; t0 += xb) {
+        const int64_t t1 = min64(t0 + xb, T);
         for (int64_t n = n0; n < n1; n += 4) {
             const int rows = n1 - n < 4 ? (int)(n1 - n) : 4;
             for (int i = 0; i < rows; i++) {
