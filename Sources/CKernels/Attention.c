@@ -1,46 +1,95 @@
-// Sparse sink attention of one query over gathered keys (spec §3.6): softmax over the scaled logits and a
+// Sparse sink attention of queries over gathered keys (spec §3.6): softmax over the scaled logits and a
 // per-head sink logit that takes probability mass but has no value, then the probability-weighted sum of
-// the keys (which are also the values). The dot products go through nw_dot; the weighted sum is an axpy
-// compiled for AVX2 where the chosen ISA has it, with a separate multiply and add (no FMA contraction), so the
+// the keys (which are also the values). The dot products go through nw_dot; the weighted sum is a multiply
+// and an add per key and value (no FMA contraction), compiled for AVX2 where the chosen ISA has it, so the
 // result is the same on every CPU and equals the Swift formulation it replaced.
+//
+// The heads of one query row share their keys. The weighted sums go three heads at a time, a chunk of 16
+// values at a time through all keys: the chunk's sums stay in registers and each key chunk is read once for
+// the three, where a per-head axpy re-read every key and its own output once per key. Every value is still
+// summed over the keys in order, so the result is bit-identical to one head at a time.
 #include "Dispatch.h"
 
 #pragma STDC FP_CONTRACT OFF
 
 #include <math.h>
 
-static void axpy_generic(float *y, float a, const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+/// Heads per pass of the weighted sums.
+#define HEADS 3
+
+/// out[g·ldo + c] = Σ_i p[g·n + i] · keys[i][c] for g < G ≤ HEADS, c < D, summed over i in order.
+static void weighted_sums_generic(float *out, int64_t ldo, const float *p, int G, const float *const *keys, int64_t n,
+                                  int64_t D) {
+    for (int g = 0; g < G; g++) {
+        for (int64_t c = 0; c < D; c++) out[g * ldo + c] = 0;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t c = 0; c < D; c++) out[g * ldo + c] += p[g * n + i] * keys[i][c];
+    }
 }
 
 #if defined(__x86_64__)
-/// The same loop, vectorized by the compiler for AVX2.
-__attribute__((target("avx2"))) static void axpy_avx2(float *y, float a, const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+__attribute__((target("avx2"))) static void weighted_sums_avx2(float *out, int64_t ldo, const float *p, int G,
+                                                              const float *const *keys, int64_t n, int64_t D) {
+    int64_t c = 0;
+    for (; c + 16 <= D; c += 16) {
+        __m256 s[HEADS][2];
+        for (int g = 0; g < HEADS; g++) s[g][0] = s[g][1] = _mm256_setzero_ps();
+        for (int64_t i = 0; i < n; i++) {
+            const __m256 k0 = _mm256_loadu_ps(keys[i] + c), k1 = _mm256_loadu_ps(keys[i] + c + 8);
+            for (int g = 0; g < HEADS; g++) {  // the heads past G multiply by p of head 0 and are never stored
+                const __m256 e = _mm256_broadcast_ss(p + (g < G ? g : 0) * n + i);
+                s[g][0] = _mm256_add_ps(s[g][0], _mm256_mul_ps(e, k0));
+                s[g][1] = _mm256_add_ps(s[g][1], _mm256_mul_ps(e, k1));
+            }
+        }
+        for (int g = 0; g < G; g++) {
+            _mm256_storeu_ps(out + g * ldo + c, s[g][0]);
+            _mm256_storeu_ps(out + g * ldo + c + 8, s[g][1]);
+        }
+    }
+    for (; c < D; c++)
+        for (int g = 0; g < G; g++) {
+            float s = 0;
+            for (int64_t i = 0; i < n; i++) s += p[g * n + i] * keys[i][c];
+            out[g * ldo + c] = s;
+        }
 }
 #endif
 
-void nw_sink_attention(float *out, const float *query, const float *const *keys, int64_t n, int64_t D, float scale,
-                       float sink, float *logits) {
+void nw_sink_attention(float *out, int64_t ldo, const float *queries, int64_t ldq, int64_t H, const float *const *keys,
+                       int64_t n, int64_t D, float scale, const float *sinks, float *logits) {
 #if defined(__x86_64__)
-    void (*axpy)(float *, float, const float *, int64_t) = nw_isa_avx2() ? axpy_avx2 : axpy_generic;
+    void (*weighted_sums)(float *, int64_t, const float *, int, const float *const *, int64_t, int64_t) =
+        nw_isa_avx2() ? weighted_sums_avx2 : weighted_sums_generic;
 #else
-    void (*axpy)(float *, float, const float *, int64_t) = axpy_generic;
+    void (*weighted_sums)(float *, int64_t, const float *, int, const float *const *, int64_t, int64_t) =
+        weighted_sums_generic;
 #endif
-    float m = -INFINITY;
-    for (int64_t i = 0; i < n; i++) {
-        const float z = nw_dot(query, keys[i], D) * scale;
-        logits[i] = z;
-        m = z >= m ? z : m;
+    for (int64_t h0 = 0; h0 < H; h0 += HEADS) {
+        const int G = H - h0 < HEADS ? (int)(H - h0) : HEADS;
+        float denominator[HEADS];
+        for (int g = 0; g < G; g++) {
+            const float *q = queries + (h0 + g) * ldq;
+            float *z = logits + g * n, m = -INFINITY;
+            for (int64_t i = 0; i < n; i++) {
+                z[i] = nw_dot(q, keys[i], D) * scale;
+                m = z[i] >= m ? z[i] : m;
+            }
+            float d = 0;
+            for (int64_t i = 0; i < n; i++) {  // the logits become the unnormalized probabilities
+                z[i] = expf(z[i] - m);
+                d += z[i];
+            }
+            denominator[g] = d + expf(sinks[h0 + g] - m);
+        }
+        weighted_sums(out + h0 * ldo, ldo, logits, G, keys, n, D);
+        for (int g = 0; g < G; g++) {
+            const float r = 1 / denominator[g];
+            for (int64_t c = 0; c < D; c++) out[(h0 + g) * ldo + c] *= r;
+        }
     }
-    memset(out, 0, (size_t)D * sizeof(float));
-    float denominator = 0;
-    for (int64_t i = 0; i < n; i++) {
-        const float e = expf(logits[i] - m);
-        denominator += e;
-        axpy(out, e, keys[i], D);
-    }
-    denominator += expf(sink - m);
-    const float r = 1 / denominator;
-    for (int64_t c = 0; c < D; c++) out[c] *= r;
 }

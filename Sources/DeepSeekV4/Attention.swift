@@ -116,9 +116,12 @@ struct Attention: Sendable {
 
     /// Rows attended together: their CSA keys are gathered at once (bounded scratch), then all their heads run in parallel.
     static let rowsPerGroup = 16
+    /// Heads of one row per work item of the attention proper (a multiple of the three the kernel takes at once).
+    static let headsPerItem = 6
 
     /// Sparse sink attention of one sequence's rows, then its window ring update. Each (row, head) is computed by
-    /// the same code whatever the batch, chunking or thread count, so results do not depend on them.
+    /// the same code whatever the batch, chunking or thread count (a head's result does not depend on the heads
+    /// beside it), so results do not depend on them.
     private func attend(q: Matrix, kv: Matrix, segment s: Segment, selections: [[Int]]?, into o: inout Matrix) {
         let H = heads, D = headDim, W = window
         let ropeOffset = D - rope.dim
@@ -177,17 +180,23 @@ struct Attention: Sendable {
                                     }
                                     keyCounts[i] = n
                                 }
-                                parallelFor(groupRows * H) { item in
-                                    let i = item / H, h = item % H
+                                // A row's heads share its keys: blocks of them per work item (one row still
+                                // splits across the threads when decoding).
+                                let blocks = (H + Self.headsPerItem - 1) / Self.headsPerItem
+                                parallelFor(groupRows * blocks) { item in
+                                    let i = item / blocks, h0 = item % blocks * Self.headsPerItem
+                                    let heads = min(Self.headsPerItem, H - h0)
                                     let t = first + groupStart + i
-                                    let out = ob.baseAddress! + (t * H + h) * D
+                                    let out = ob.baseAddress! + (t * H + h0) * D
                                     let n = keyCounts[i]
-                                    withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { logits in
-                                        sinkAttention(out: out, query: qb.baseAddress! + (t * H + h) * D,
-                                                      keys: UnsafeBufferPointer(start: keyLists + i * maxKeys, count: n), dim: D,
-                                                      scale: scale, sink: sink[h], logits: logits.baseAddress!)
+                                    sink.withUnsafeBufferPointer { sinks in
+                                        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * n) { logits in
+                                            sinkAttention(out: out, ldo: D, queries: qb.baseAddress! + (t * H + h0) * D, ldq: D,
+                                                          heads: heads, keys: UnsafeBufferPointer(start: keyLists + i * maxKeys, count: n),
+                                                          dim: D, scale: scale, sinks: sinks.baseAddress! + h0, logits: logits.baseAddress!)
+                                        }
                                     }
-                                    rope.apply(out + ropeOffset, position: s.position(ofRow: t), inverse: true)
+                                    for h in 0..<heads { rope.apply(out + h * D + ropeOffset, position: s.position(ofRow: t), inverse: true) }
                                 }
                             }
                         }

@@ -3,7 +3,7 @@
 //   KVRowLayout   the byte layout of one cached vector — float32, "FP8 + BF16 tail" (a kv row: the first
 //                 D − R values FP8 E4M3 with one E8M0 scale per 64, the last R values BF16) or FP4 E2M1 with
 //                 one E8M0 scale per 32 (an indexer key) — with its encoder and decoder
-//   sinkAttention one head of sparse attention with a sink over gathered keys (keys = values)
+//   sinkAttention sparse attention with a sink over gathered keys (keys = values), the heads that share them
 //   indexerScores score_j = Σ_h w_h · ReLU(q_h · k_j) of a block of keys, all heads at once
 //   topKIndices   the k largest scores with a bounded heap, O(n log k)
 //
@@ -184,14 +184,17 @@ private func fp4Code(_ v: Float) -> UInt8 {
 
 // MARK: - Sparse attention with a sink
 
-/// One head: o = Σ_i e^{z_i − M} k_i / (Σ_i e^{z_i − M} + e^{sink − M}), z_i = scale · q·k_i, M = max z.
-/// keys: n pointers to D floats (keys are also the values); logits: scratch of n floats.
+/// For each head h < H: o_h = Σ_i e^{z_i − M} k_i / (Σ_i e^{z_i − M} + e^{sinks[h] − M}), z_i = scale · q_h·k_i,
+/// M = max z. Queries rows `ldq` floats apart, outputs `ldo` apart; keys: n pointers to D floats (keys are
+/// also the values); logits: scratch of 3·n floats. A head's output does not depend on H.
 public func sinkAttention(
-    out: UnsafeMutablePointer<Float>, query: UnsafePointer<Float>, keys: UnsafeBufferPointer<UnsafePointer<Float>>, dim D: Int,
-    scale: Float, sink: Float, logits: UnsafeMutablePointer<Float>
+    out: UnsafeMutablePointer<Float>, ldo: Int, queries: UnsafePointer<Float>, ldq: Int, heads H: Int,
+    keys: UnsafeBufferPointer<UnsafePointer<Float>>, dim D: Int, scale: Float, sinks: UnsafePointer<Float>,
+    logits: UnsafeMutablePointer<Float>
 ) {
     keys.withMemoryRebound(to: UnsafePointer<Float>?.self) { k in
-        nw_sink_attention(out, query, k.baseAddress, Int64(keys.count), Int64(D), scale, sink, logits)
+        nw_sink_attention(out, Int64(ldo), queries, Int64(ldq), Int64(H), k.baseAddress, Int64(keys.count), Int64(D), scale,
+                          sinks, logits)
     }
 }
 

@@ -68,23 +68,39 @@ struct KVKernelsTests {
         #expect(Self.roundTrip(KVRowLayout(.float32, width: 96), x).values == x)
     }
 
-    @Test("sink attention matches its reference", arguments: [(1, 16), (7, 128), (300, 64)])
-    func sinkAttentionMatches(keys n: Int, dim D: Int) {
-        var rng = TestRandom(state: UInt64(n * D))
-        let q = (0..<D).map { _ in rng.float() * 3 }
+    @Test("sink attention matches its reference for every head, and a head alone gives the same bits",
+          arguments: [(1, 16), (7, 128), (300, 64), (5, 20)], [1, 4, 7])
+    func sinkAttentionMatches(shape: (keys: Int, dim: Int), heads H: Int) {
+        let (n, D) = shape
+        var rng = TestRandom(state: UInt64(n * D + H))
+        let queries = (0..<(H * D)).map { _ in rng.float() * 3 }
         let keys = (0..<n).map { _ in (0..<D).map { _ in rng.float() } }
-        for sink in [Float(-2), 0.5, 30] {
-            let expected = sinkAttentionReference(query: q, keys: keys, scale: 1 / Float(D).squareRoot(), sink: sink)
-            var out = [Float](repeating: .nan, count: D)
-            var logits = [Float](repeating: 0, count: n)
-            let flat = keys.flatMap { $0 }
+        let sinks = (0..<H).map { h in [Float(-2), 0.5, 30][h % 3] }
+        let scale = 1 / Float(D).squareRoot()
+        let flat = keys.flatMap { $0 }
+        func attend(heads: Int, from h0: Int) -> [Float] {
+            var out = [Float](repeating: .nan, count: heads * D)
+            var logits = [Float](repeating: 0, count: 3 * n)
             flat.withUnsafeBufferPointer { fb in
                 let pointers = (0..<n).map { fb.baseAddress! + $0 * D }
                 pointers.withUnsafeBufferPointer { pb in
-                    sinkAttention(out: &out, query: q, keys: pb, dim: D, scale: 1 / Float(D).squareRoot(), sink: sink, logits: &logits)
+                    queries.withUnsafeBufferPointer { qb in
+                        sinks.withUnsafeBufferPointer { sb in
+                            sinkAttention(out: &out, ldo: D, queries: qb.baseAddress! + h0 * D, ldq: D, heads: heads, keys: pb,
+                                          dim: D, scale: scale, sinks: sb.baseAddress! + h0, logits: &logits)
+                        }
+                    }
                 }
             }
-            for c in 0..<D { #expect(abs(out[c] - expected[c]) <= 1e-5 * max(1, abs(expected[c])), "sink \(sink) dim \(c)") }
+            return out
+        }
+        let together = attend(heads: H, from: 0)
+        for h in 0..<H {
+            let expected = sinkAttentionReference(query: Array(queries[(h * D)..<((h + 1) * D)]), keys: keys, scale: scale, sink: sinks[h])
+            for c in 0..<D {
+                #expect(abs(together[h * D + c] - expected[c]) <= 1e-5 * max(1, abs(expected[c])), "head \(h) dim \(c)")
+            }
+            #expect(attend(heads: 1, from: h) == Array(together[(h * D)..<((h + 1) * D)]), "head \(h) alone")
         }
     }
 

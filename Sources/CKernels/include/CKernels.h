@@ -109,10 +109,11 @@ double nw_probe_bf16(int64_t iterations, float *sink);
 /// bit-identical to the Swift reference fakeQuantizeFP8Reference for finite values.
 void nw_fake_quantize_fp8(float *x, int64_t count, int64_t block);
 
-/// Sink attention of one query (D) over n keys that are also the values: out = Σ_i p_i · k_i with
-/// p = softmax([scale · q·k_i]_i, sink) without the sink's entry. logits: n floats of scratch.
-void nw_sink_attention(float *out, const float *query, const float *const *keys, int64_t n, int64_t D, float scale,
-                       float sink, float *logits);
+/// Sink attention of H queries (D each, rows ldq apart) over the same n keys, which are also the values: for
+/// each head h, out_h = Σ_i p_i · k_i (rows ldo apart) with p = softmax([scale · q_h·k_i]_i, sinks[h]) without
+/// the sink's entry. logits: 3·n floats of scratch. Each head's result does not depend on H.
+void nw_sink_attention(float *out, int64_t ldo, const float *queries, int64_t ldq, int64_t H, const float *const *keys,
+                       int64_t n, int64_t D, float scale, const float *sinks, float *logits);
 
 /// Lightning-indexer scores of n keys k (n, D) against H queries q (H, D) with head weights w (H):
 /// out[j] = Σ_h w[h] · max(0, q_h · k_j), heads summed in order. scratch: 4·H floats.
