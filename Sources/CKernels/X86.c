@@ -258,7 +258,8 @@ AVX2 void nw_permute_fp4_avx2(const float *x, int64_t ldx, int64_t T, int64_t K,
         float *dst = xp + t * K;
         int64_t k = 0;
         for (; k + 64 <= K; k += 64)
-            for (int c = 0; c < 4; c++) {  // chunk c: columns 16c … 16c+15 → 128-bit half c/2 of vectors with i/2 mod 2 = c mod 2
+            // Chunk c (columns 16c … 16c+15) fills half c/2 of the vectors with i/2 mod 2 = c mod 2.
+            for (int c = 0; c < 4; c++) {
                 __m128 r0 = _mm_loadu_ps(src + k + 16 * c), r1 = _mm_loadu_ps(src + k + 16 * c + 4);
                 __m128 r2 = _mm_loadu_ps(src + k + 16 * c + 8), r3 = _mm_loadu_ps(src + k + 16 * c + 12);
                 _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // r_o: columns 16c + o, +4, +8, +12
@@ -923,8 +924,10 @@ AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2(const nw_m
             fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, ROWS_AVX2(T), n, 0);
     }
     for (; n < n1; n++) {
-        if (fp4_scales_placeable(w->scale + n * (w->cols / 32), w->cols / 32)) fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, 1, n, 1);
-        else fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, 1, n, 0);
+        if (fp4_scales_placeable(w->scale + n * (w->cols / 32), w->cols / 32))
+            fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, 1, n, 1);
+        else
+            fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, 1, n, 0);
     }
 }
 
@@ -1000,7 +1003,9 @@ void nw_matmul_fused_avx2(const nw_matrix *w, const float *x, int64_t ldx, float
 // accumulators + 3 activation registers fill the 16 ymm registers. Leftover rows take a 4 × 1 tile (four
 // independent chains). Each accumulator follows the canonical order.
 
-static inline int64_t gemm_xb(const nw_matrix *w) { return w->format == NW_FORMAT_FP8 || w->format == NW_FORMAT_FP4 ? 96 : 48; }
+static inline int64_t gemm_xb(const nw_matrix *w) {
+    return w->format == NW_FORMAT_FP8 || w->format == NW_FORMAT_FP4 ? 96 : 48;
+}
 
 /// An FP4 row decoded in the order of the permuted activations (nw_permute_fp4_avx2).
 AVX2 static void decode_fp4_row_permuted(const nw_matrix *w, int64_t n, float *row) {

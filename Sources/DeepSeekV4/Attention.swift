@@ -188,15 +188,17 @@ struct Attention: Sendable {
                                     let heads = min(Self.headsPerItem, H - h0)
                                     let t = first + groupStart + i
                                     let out = ob.baseAddress! + (t * H + h0) * D
-                                    let n = keyCounts[i]
+                                    let keys = UnsafeBufferPointer(start: keyLists + i * maxKeys, count: keyCounts[i])
                                     sink.withUnsafeBufferPointer { sinks in
-                                        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * n) { logits in
+                                        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * keys.count) { logits in
                                             sinkAttention(out: out, ldo: D, queries: qb.baseAddress! + (t * H + h0) * D, ldq: D,
-                                                          heads: heads, keys: UnsafeBufferPointer(start: keyLists + i * maxKeys, count: n),
-                                                          dim: D, scale: scale, sinks: sinks.baseAddress! + h0, logits: logits.baseAddress!)
+                                                          heads: heads, keys: keys, dim: D, scale: scale,
+                                                          sinks: sinks.baseAddress! + h0, logits: logits.baseAddress!)
                                         }
                                     }
-                                    for h in 0..<heads { rope.apply(out + h * D + ropeOffset, position: s.position(ofRow: t), inverse: true) }
+                                    for h in 0..<heads {
+                                        rope.apply(out + h * D + ropeOffset, position: s.position(ofRow: t), inverse: true)
+                                    }
                                 }
                             }
                         }
