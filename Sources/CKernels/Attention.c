@@ -4,10 +4,11 @@
 // and an add per key and value (no FMA contraction), compiled for AVX2 where the chosen ISA has it, so the
 // result is the same on every CPU and equals the Swift formulation it replaced.
 //
-// The heads of one query row share their keys. The weighted sums go three heads at a time, a chunk of 16
-// values at a time through all keys: the chunk's sums stay in registers and each key chunk is read once for
-// the three, where a per-head axpy re-read every key and its own output once per key. Every value is still
-// summed over the keys in order, so the result is bit-identical to one head at a time.
+// The heads of one query row share their keys. They go three at a time: the dot products take each key once
+// for the three (nw_dot3), and the weighted sums go a chunk of 16 values at a time through all keys, the
+// chunk's sums in registers and each key chunk read once for the three, where a per-head axpy re-read every
+// key and its own output once per key. Every dot product and every value's sum over the keys is computed as
+// before, so the result is bit-identical to one head at a time.
 #include "Dispatch.h"
 
 #pragma STDC FP_CONTRACT OFF
@@ -71,14 +72,18 @@ void nw_sink_attention(float *out, int64_t ldo, const float *queries, int64_t ld
 #endif
     for (int64_t h0 = 0; h0 < H; h0 += HEADS) {
         const int G = H - h0 < HEADS ? (int)(H - h0) : HEADS;
+        const float *q[HEADS];
+        for (int g = 0; g < G; g++) q[g] = queries + (h0 + g) * ldq;
+        for (int64_t i = 0; i < n; i++) {  // a whole group takes each key once (nw_dot3: the same bits as nw_dot)
+            float d[HEADS];
+            if (G == HEADS) nw_dot3(q, keys[i], D, d);
+            else for (int g = 0; g < G; g++) d[g] = nw_dot(q[g], keys[i], D);
+            for (int g = 0; g < G; g++) logits[g * n + i] = d[g] * scale;
+        }
         float denominator[HEADS];
         for (int g = 0; g < G; g++) {
-            const float *q = queries + (h0 + g) * ldq;
             float *z = logits + g * n, m = -INFINITY;
-            for (int64_t i = 0; i < n; i++) {
-                z[i] = nw_dot(q, keys[i], D) * scale;
-                m = z[i] >= m ? z[i] : m;
-            }
+            for (int64_t i = 0; i < n; i++) m = z[i] >= m ? z[i] : m;
             float d = 0;
             for (int64_t i = 0; i < n; i++) {  // the logits become the unnormalized probabilities
                 z[i] = expf(z[i] - m);

@@ -17,6 +17,7 @@ void nw_dequantize_row_avx512(const nw_matrix *w, int64_t n, float *row);
 float nw_dot_avx512(const float *a, const float *b, int64_t n);
 void nw_dequantize_row_avx2(const nw_matrix *w, int64_t n, float *row);
 float nw_dot_avx2(const float *a, const float *b, int64_t n);
+void nw_dot3_avx2(const float *const a[3], const float *b, int64_t n, float out[3]);
 void nw_matmul_fused_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                           int64_t n0, int64_t n1);
 void nw_matmul_gemm_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,

@@ -8,6 +8,8 @@
 
 static nw_dequantize_row_fn dequantize_row = nw_dequantize_row_generic;
 static nw_dot_fn dot = nw_dot_generic;
+/// Three dot products against one vector, each equal to `dot`'s; NULL where only `dot` gives that.
+static void (*dot3)(const float *const a[3], const float *b, int64_t n, float out[3]) = NULL;
 static const char *isa_name = "generic";
 /// Small-T product straight from the weights (decode); NULL where the ISA has none.
 typedef void (*nw_fused_fn)(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
@@ -41,6 +43,7 @@ __attribute__((constructor)) static void choose_isa(void) {
     } else if (avx2) {
         dequantize_row = nw_dequantize_row_avx2;
         dot = nw_dot_avx2;
+        dot3 = nw_dot3_avx2;
         fused = nw_matmul_fused_avx2;
         gemm = nw_matmul_gemm_avx2;
         permute_fp4 = nw_permute_fp4_avx2;
@@ -91,6 +94,11 @@ float nw_dot_isa(const char *isa, const float *a, const float *b, int64_t n) {
 }
 
 float nw_dot(const float *a, const float *b, int64_t n) { return dot(a, b, n); }
+
+void nw_dot3(const float *const a[3], const float *b, int64_t n, float out[3]) {
+    if (dot3) dot3(a, b, n, out);
+    else for (int g = 0; g < 3; g++) out[g] = dot(a[g], b, n);
+}
 
 void nw_dequantize_rows(const nw_matrix *w, int64_t row0, int64_t row1, float *out) {
     for (int64_t n = row0; n < row1; n++) dequantize_row(w, n, out + (n - row0) * w->cols);

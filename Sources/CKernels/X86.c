@@ -214,24 +214,42 @@ AVX2 void nw_dequantize_row_avx2(const nw_matrix *w, int64_t n, float *row) {
     }
 }
 
-AVX2 float nw_dot_avx2(const float *a, const float *b, int64_t n) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+/// out[g] = a[g] · b (n values) for g < G: four accumulators over 32 values at a time, then whole vectors into the
+/// first, the accumulators added pairwise, the vector folded, the last values one at a time. One body for every
+/// G, so each a[g] gets the same bits however many share b; b is loaded once for all of them.
+AVX2 static inline __attribute__((always_inline)) void dots_avx2(const float *const *a, int G, const float *b, int64_t n,
+                                                               float *out) {
+    __m256 acc[3][4];
+    for (int g = 0; g < G; g++)
+        for (int j = 0; j < 4; j++) acc[g][j] = _mm256_setzero_ps();
     int64_t k = 0;
-    for (; k + 32 <= n; k += 32) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), acc1);
-        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 16), _mm256_loadu_ps(b + k + 16), acc2);
-        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 24), _mm256_loadu_ps(b + k + 24), acc3);
+    for (; k + 32 <= n; k += 32)
+        for (int j = 0; j < 4; j++) {
+            const __m256 v = _mm256_loadu_ps(b + k + 8 * j);
+            for (int g = 0; g < G; g++) acc[g][j] = _mm256_fmadd_ps(_mm256_loadu_ps(a[g] + k + 8 * j), v, acc[g][j]);
+        }
+    for (; k + 8 <= n; k += 8) {
+        const __m256 v = _mm256_loadu_ps(b + k);
+        for (int g = 0; g < G; g++) acc[g][0] = _mm256_fmadd_ps(_mm256_loadu_ps(a[g] + k), v, acc[g][0]);
     }
-    for (; k + 8 <= n; k += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc0);
-    __m256 acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    float r = _mm_cvtss_f32(s);
-    for (; k < n; k++) r += a[k] * b[k];
+    for (int g = 0; g < G; g++) {
+        const __m256 sum = _mm256_add_ps(_mm256_add_ps(acc[g][0], acc[g][1]), _mm256_add_ps(acc[g][2], acc[g][3]));
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        float r = _mm_cvtss_f32(s);
+        for (int64_t i = k; i < n; i++) r = fmaf(a[g][i], b[i], r);
+        out[g] = r;
+    }
+}
+
+AVX2 float nw_dot_avx2(const float *a, const float *b, int64_t n) {
+    float r;
+    dots_avx2(&a, 1, b, n, &r);
     return r;
 }
+
+AVX2 void nw_dot3_avx2(const float *const a[3], const float *b, int64_t n, float out[3]) { dots_avx2(a, 3, b, n, out); }
 
 // ---------------------------------------------------------------- matrix products for any T
 //

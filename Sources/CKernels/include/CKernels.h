@@ -78,6 +78,9 @@ void nw_dequantize_rows(const nw_matrix *w, int64_t row0, int64_t row1, float *o
 /// Float32 dot product of length n.
 float nw_dot(const float *a, const float *b, int64_t n);
 
+/// out[g] = nw_dot(a[g], b, n) for g < 3, bit for bit, with b read once where the ISA allows.
+void nw_dot3(const float *const a[3], const float *b, int64_t n, float out[3]);
+
 /// The instruction set chosen at load time: "avx512", "avx2" or "generic" (NARWHAL_ISA overrides it).
 const char *nw_isa(void);
 
