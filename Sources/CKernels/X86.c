@@ -932,21 +932,20 @@ AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2_rows(const
         for (int t = 0; t < T; t++) out[t * ldo + n + r] = reduce_avx2(acc[r][t]);
 }
 
+/// Rows n … n+R−1, by exponent steps where all their scales allow it (see fp4_scales_placeable).
+AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2_group(const nw_matrix *w, const float *x, int64_t ldx,
+                                                                          float *out, int64_t ldo, int T, int R, int64_t n) {
+    if (fp4_scales_placeable(w->scale + n * (w->cols / 32), R * (w->cols / 32)))
+        fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, R, n, 1);
+    else
+        fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, R, n, 0);
+}
+
 AVX2 static inline __attribute__((always_inline)) void fused_fp4_avx2(const nw_matrix *w, const float *x, int64_t ldx, float *out,
                                                                     int64_t ldo, int T, int64_t n0, int64_t n1) {
     int64_t n = n0;
-    for (; n + ROWS_AVX2(T) <= n1; n += ROWS_AVX2(T)) {
-        if (fp4_scales_placeable(w->scale + n * (w->cols / 32), ROWS_AVX2(T) * (w->cols / 32)))
-            fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, ROWS_AVX2(T), n, 1);
-        else
-            fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, ROWS_AVX2(T), n, 0);
-    }
-    for (; n < n1; n++) {
-        if (fp4_scales_placeable(w->scale + n * (w->cols / 32), w->cols / 32))
-            fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, 1, n, 1);
-        else
-            fused_fp4_avx2_rows(w, x, ldx, out, ldo, T, 1, n, 0);
-    }
+    for (; n + ROWS_AVX2(T) <= n1; n += ROWS_AVX2(T)) fused_fp4_avx2_group(w, x, ldx, out, ldo, T, ROWS_AVX2(T), n);
+    for (; n < n1; n++) fused_fp4_avx2_group(w, x, ldx, out, ldo, T, 1, n);
 }
 
 /// BF16 and float32 rows: `wide` loads 8 weights as float32 (BF16 by a 16-bit shift).
