@@ -299,6 +299,13 @@ AVX2 void nw_permute_fp4_avx2(const float *x, int64_t ldx, int64_t T, int64_t K,
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+/// Activation rows per block of the prefill GEMMs (AVX-512 and AVX2): each weight panel is decoded once per
+/// block, so larger blocks amortise the decoding. On Zen 3, 48 measured 8% faster prefill than 24; for FP8 and
+/// FP4, whose decoding costs most, 96 another 5–6% in a single-thread harness, while BF16 went 3% the other way.
+static inline int64_t gemm_xb(const nw_matrix *w) {
+    return w->format == NW_FORMAT_FP8 || w->format == NW_FORMAT_FP4 ? 96 : 48;
+}
+
 // FP8 decode without decoding. A row block's 128 × 128 weight blocks share one scale 2^(e−127) per k block,
 // so the scale can move from the weights to the activations: (w·2^(e−127))·x = (w·2^−120)·(x·2^(e−7)) whenever
 // x·2^(e−7) is exact (a power of two: no overflow, no fall below the normal range), and an fma adds the exact
@@ -577,11 +584,10 @@ void nw_matmul_fused_avx512(const nw_matrix *w, const float *x, int64_t ldx, flo
     }
 }
 
-// Large T: four weight rows decoded once into `panel`, activation rows in blocks of GEMM_XB_AVX512 (kept
-// in L2 while the panel sweeps them) and register tiles of 4 rows × 4 activation rows: every loaded weight
-// vector feeds four FMAs and every activation vector four. Each accumulator follows the canonical order
-// (16 lanes in k order, the tail zero-padded), so results equal the fused kernels' bit for bit.
-#define GEMM_XB_AVX512 48
+// Large T: four weight rows decoded once into `panel`, activation rows in blocks of gemm_xb rows and register
+// tiles of 4 rows × 4 activation rows: every loaded weight vector feeds four FMAs and every activation vector four.
+// Each accumulator follows the canonical order (16 lanes in k order, the tail zero-padded), so results equal the
+// fused kernels' bit for bit.
 
 /// J activation rows (1 or 4) against the 4 panel rows.
 AVX512 static inline __attribute__((always_inline)) void tile_avx512(const float *w, int64_t K, const float *x, int64_t ldx,
@@ -607,9 +613,9 @@ AVX512 static void tile1_avx512(const float *w, int64_t K, const float *x, int64
 
 void nw_matmul_gemm_avx512(const nw_matrix *w, const float *x, int64_t ldx, float *out, int64_t ldo, int64_t T,
                            int64_t n0, int64_t n1, float *panel) {
-    const int64_t K = w->cols;
-    for (int64_t t0 = 0; t0 < T; t0 += GEMM_XB_AVX512) {
-        const int64_t t1 = t0 + GEMM_XB_AVX512 < T ? t0 + GEMM_XB_AVX512 : T;
+    const int64_t K = w->cols, xb = gemm_xb(w);
+    for (int64_t t0 = 0; t0 < T; t0 += xb) {
+        const int64_t t1 = min64(t0 + xb, T);
         for (int64_t n = n0; n < n1; n += 4) {
             const int rows = n1 - n < 4 ? (int)(n1 - n) : 4;
             for (int i = 0; i < rows; i++) nw_dequantize_row_avx512(w, n + i, panel + i * K);
@@ -1013,16 +1019,10 @@ void nw_matmul_fused_avx2(const nw_matrix *w, const float *x, int64_t ldx, float
 }
 
 // AVX2 prefill GEMM (large T): weight rows decoded four at a time into a small float panel (FP4 in the order of its
-// byte-lookup decoder, as the fused kernels); activation rows in blocks of gemm_xb rows (each panel is decoded
-// once per block, so larger blocks amortise the decoding — 48 measured 8% faster prefill than 24; for FP8 and
-// FP4, whose decoding costs most, 96 another 5–6% in a single-thread harness, while BF16 went 3% the other way)
-// and micro-tiles of 3, so every loaded weight vector feeds three FMAs and every activation vector four: 12
-// accumulators + 3 activation registers fill the 16 ymm registers. Leftover rows take a 4 × 1 tile (four
-// independent chains). Each accumulator follows the canonical order.
-
-static inline int64_t gemm_xb(const nw_matrix *w) {
-    return w->format == NW_FORMAT_FP8 || w->format == NW_FORMAT_FP4 ? 96 : 48;
-}
+// byte-lookup decoder, as the fused kernels); activation rows in blocks of gemm_xb rows and micro-tiles of 3, so
+// every loaded weight vector feeds three FMAs and every activation vector four: 12 accumulators + 3 activation
+// registers fill the 16 ymm registers. Leftover rows take a 4 × 1 tile (four independent chains). Each
+// accumulator follows the canonical order.
 
 /// An FP4 row decoded in the order of the permuted activations (nw_permute_fp4_avx2).
 AVX2 static void decode_fp4_row_permuted(const nw_matrix *w, int64_t n, float *row) {

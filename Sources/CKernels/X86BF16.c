@@ -193,11 +193,15 @@ void nw_matmul_fused_bf16(const nw_matrix *w, const uint16_t *xh, float *out, in
 // ---------------------------------------------------------------- prefill: a decoded panel, register tiles
 //
 // Four weight rows are decoded once into a BF16 panel (zero-padded to whole chunks) with their block scales
-// beside it; activation rows go in blocks of GEMM_XB (resident in L2 while the panel sweeps them) and tiles
-// of 3: 12 block accumulators + 12 accumulators + 3 activations + 1 weight vector fit the 32 zmm registers.
-// Each (row, token) pair follows the canonical order above.
+// beside it; activation rows go in blocks of GEMM_XB and tiles of 3: 12 block accumulators + 12 accumulators +
+// 3 activations + 1 weight vector fit the 32 zmm registers. Each (row, token) pair follows the canonical order
+// above.
 
-#define GEMM_XB 48
+/// Activation rows per block: the panel is decoded once per block. 96, as for FP8 and FP4 in the float32 GEMMs
+/// (gemm_xb in X86.c, measured on Zen 3); the products here run at twice the float32 rate, so the decoding weighs
+/// more still. A block is 768 KB of BF16 activations at K = 4096, inside a 1 MB L2. Not timed on a CPU with
+/// AVX-512 BF16.
+#define GEMM_XB 96
 
 /// FP8: J activation rows (1 or 3) against the 4 panel rows, blocks of 4 chunks.
 AVX512BF16 static inline __attribute__((always_inline)) void tile_fp8(const uint16_t *panel, const float *scales, int64_t ld,

@@ -142,17 +142,18 @@ struct KernelTests {
         for K in [64, 160, 4128] where format != .fp4 || K % 32 == 0 {
             let N = 37
             let w = TestWeight(rows: N, cols: K, format: format, rng: &rng)
-            let x = Matrix(rows: 30, cols: K, storage: (0..<(30 * K)).map { _ in rng.float() })
-            let alone = (0..<30).map { matmul(x.rows($0..<($0 + 1)), w.matrix).storage }
-            for T in [2, 3, 5, 9, 13, 30] {
+            // Up to 100 rows: more than one block of the GEMMs (gemm_xb, GEMM_XB: 48 or 96 rows) and leftovers.
+            let x = Matrix(rows: 100, cols: K, storage: (0..<(100 * K)).map { _ in rng.float() })
+            let alone = (0..<100).map { matmul(x.rows($0..<($0 + 1)), w.matrix).storage }
+            for T in [2, 3, 5, 9, 13, 30, 100] {
                 let together = matmul(x.rows(0..<T), w.matrix)
                 for t in 0..<T { #expect(together.row(t) == alone[t], "\(format) K=\(K) T=\(T) row \(t)") }
             }
             // FP8-quantized activations (the BF16 dot-product path where the CPU has one).
             guard format == .fp8 || format == .fp4 else { continue }
-            let q = Self.quantizedActivations(rows: 60, cols: K, rng: &rng)
-            let qAlone = (0..<60).map { matmul(q.rows($0..<($0 + 1)), w.matrix, activationsQuantized: true).storage }
-            for T in [2, 3, 5, 9, 13, 60] {
+            let q = Self.quantizedActivations(rows: 100, cols: K, rng: &rng)
+            let qAlone = (0..<100).map { matmul(q.rows($0..<($0 + 1)), w.matrix, activationsQuantized: true).storage }
+            for T in [2, 3, 5, 9, 13, 60, 100] {
                 let together = matmul(q.rows(0..<T), w.matrix, activationsQuantized: true)
                 for t in 0..<T { #expect(together.row(t) == qAlone[t], "quantized \(format) K=\(K) T=\(T) row \(t)") }
             }
